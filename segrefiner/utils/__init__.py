@@ -1,0 +1,3 @@
+from . import compat
+
+__all__ = ['compat']
