@@ -1,0 +1,3 @@
+from .discrete_diffusion_head import DiscreteDiffusionHead
+
+__all__ = ['DiscreteDiffusionHead']

@@ -1,0 +1,3 @@
+from .denoise_unet import DenoiseUNet
+
+__all__ = ['DenoiseUNet']

@@ -1,0 +1,3 @@
+from .refiner import Refiner
+
+__all__ = ['Refiner']
