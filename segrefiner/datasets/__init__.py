@@ -1,1 +1,7 @@
-__all__ = []
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Datasets and data transforms of segrefiner (registered in mmseg's registries)."""
+from .refine_folder import RefineFolderDataset
+from .synthetic import SyntheticRefineDataset, generate_synthetic_dataset
+from .transforms import *  # noqa: F401,F403
+
+__all__ = ['RefineFolderDataset', 'SyntheticRefineDataset', 'generate_synthetic_dataset']

@@ -1,1 +1,15 @@
-__all__ = []
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Data transforms of segrefiner, registered in ``mmseg.registry.TRANSFORMS``."""
+from .coarse_mask import (GenerateCoarseMask, GenerateLowResCoarseMask, degrade_polygons,
+                          mask_bbox, mask_iou, perturb_mask, random_morphology, resample_mask)
+from .crop import ObjectCrop
+from .formatting import PackRefineInputs
+from .loading import (LoadBinaryAnnotations, LoadCoarseMask, LoadRefineImageFromFile,
+                      read_binary_mask)
+
+__all__ = [
+    'GenerateCoarseMask', 'GenerateLowResCoarseMask', 'LoadBinaryAnnotations', 'LoadCoarseMask',
+    'LoadRefineImageFromFile', 'ObjectCrop', 'PackRefineInputs', 'degrade_polygons',
+    'mask_bbox', 'mask_iou', 'perturb_mask', 'random_morphology', 'read_binary_mask',
+    'resample_mask'
+]
