@@ -8,7 +8,7 @@ from .utils import compat
 
 compat.apply_all()
 
-from . import datasets, evaluation, models  # noqa: E402,F401
+from . import datasets, engine, evaluation, models, visualization  # noqa: E402,F401
 from .version import __version__  # noqa: E402
 
-__all__ = ['__version__', 'datasets', 'evaluation', 'models']
+__all__ = ['__version__', 'datasets', 'engine', 'evaluation', 'models', 'visualization']

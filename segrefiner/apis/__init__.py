@@ -1,0 +1,3 @@
+from .inference import init_refiner, refine
+
+__all__ = ['init_refiner', 'refine']

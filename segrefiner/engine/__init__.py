@@ -1,0 +1,3 @@
+from .hooks import RefinedMaskWriterHook
+
+__all__ = ['RefinedMaskWriterHook']

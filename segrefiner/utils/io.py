@@ -1,0 +1,30 @@
+"""File output that never leaves a half-written file behind."""
+import os
+import os.path as osp
+import tempfile
+
+import cv2
+import numpy as np
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-', suffix=osp.basename(path))
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_image_atomic(path: str, image: np.ndarray) -> None:
+    """Encode ``image`` (by the file's extension, e.g. PNG) and write it atomically."""
+    ok, buf = cv2.imencode(osp.splitext(path)[1] or '.png', image)
+    if not ok:
+        raise ValueError(f'could not encode an image of shape {image.shape} for {path}')
+    write_bytes_atomic(path, buf.tobytes())
