@@ -67,12 +67,14 @@ def _pattern(rng: np.random.Generator, kind: str, grid: Tuple[np.ndarray, np.nda
         return ((np.floor(u / period) + np.floor(v / period)) % 2).astype(np.float32)
     if kind == 'noise':
         h, w = xx.shape
-        cells = rng.integers(3, 13)
+        cells = rng.integers(6, 21)
         small = rng.random((cells, cells)).astype(np.float32)
         t = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
         return cv2.normalize(t, None, 0.0, 1.0, cv2.NORM_MINMAX)
     if kind == 'gradient':
-        return cv2.normalize(u, None, 0.0, 1.0, cv2.NORM_MINMAX)
+        # smooth ramps up and down (a triangle wave with a long period)
+        period = rng.uniform(40, 120)
+        return np.abs((u / period + rng.uniform(0, 2)) % 2 - 1)
     raise ValueError(f'unknown texture {kind!r}')
 
 
@@ -80,13 +82,14 @@ def _colour_pair(rng: np.random.Generator, avoid: Sequence[np.ndarray],
                  min_dist: float) -> Tuple[np.ndarray, np.ndarray]:
     """Two related colours whose mean is at least ``min_dist`` from every colour in ``avoid``.
 
-    The two colours differ by a moderate random offset, so the texture is visible without
-    hiding the object's edge. Falls back to the best candidate after 100 tries.
+    The two colours differ by 40-90 (RGB distance, before clipping), so the texture is clearly
+    visible without hiding the object's edge. Falls back to the best candidate after 100 tries.
     """
     best, best_dist = None, -1.0
     for _ in range(100):
+        offset = rng.normal(size=3)
         c1 = rng.uniform(0, 255, 3)
-        c2 = np.clip(c1 + rng.normal(0, 45, 3), 0, 255)
+        c2 = np.clip(c1 + offset / np.linalg.norm(offset) * rng.uniform(40, 90), 0, 255)
         mean = (c1 + c2) / 2
         dist = min((float(np.linalg.norm(mean - a)) for a in avoid), default=np.inf)
         if dist >= min_dist:

@@ -1,0 +1,187 @@
+import filecmp
+import importlib.util
+import json
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from segrefiner.datasets import SyntheticRefineDataset, generate_synthetic_dataset
+from segrefiner.datasets import synthetic
+from segrefiner.datasets.transforms import mask_iou
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _files(root):
+    return sorted(osp.relpath(osp.join(d, f), root) for d, _, fs in os.walk(root) for f in fs)
+
+
+def _generate(out, **kwargs):
+    args = dict(num_train=4, num_val=2, size=(64, 64), seed=0, progress=False)
+    args.update(kwargs)
+    return generate_synthetic_dataset(str(out), **args)
+
+
+def test_layout_and_meta(tmp_path):
+    assert _generate(tmp_path) == {'train': True, 'val': True}
+    assert sorted(os.listdir(tmp_path)) == ['train', 'val']  # no temporary leftovers
+    for split, num in (('train', 4), ('val', 2)):
+        split_dir = tmp_path / split
+        with open(split_dir / 'meta.json') as f:
+            meta = json.load(f)
+        assert meta['params']['num_images'] == num and meta['params']['size'] == [64, 64]
+        assert meta['params']['seed'] == 0 and meta['params']['split'] == split
+        assert len(meta['images']) == num
+        for entry in meta['images']:
+            name = entry['name']
+            img = cv2.imread(str(split_dir / 'images' / f'{name}.jpg'), cv2.IMREAD_UNCHANGED)
+            gt = cv2.imread(str(split_dir / 'masks' / f'{name}.png'), cv2.IMREAD_UNCHANGED)
+            coarse = cv2.imread(str(split_dir / 'coarse' / f'{name}.png'),
+                                cv2.IMREAD_UNCHANGED)
+            assert img.shape == (64, 64, 3) and img.dtype == np.uint8
+            assert gt.shape == coarse.shape == (64, 64)
+            assert set(np.unique(gt)) == set(np.unique(coarse)) == {0, 255}
+            assert entry['coarse_kind'] in synthetic.COARSE_KINDS
+            iou = mask_iou(gt // 255, coarse // 255)
+            assert entry['coarse_iou'] == pytest.approx(iou, abs=1e-4)
+            assert 1 <= entry['num_objects'] <= 3
+
+
+def test_deterministic(tmp_path):
+    _generate(tmp_path / 'a')
+    _generate(tmp_path / 'b')
+    _generate(tmp_path / 'c', seed=1)
+    files = _files(tmp_path / 'a')
+    assert files == _files(tmp_path / 'b') == _files(tmp_path / 'c')
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / 'a', tmp_path / 'b', files,
+                                               shallow=False)
+    assert len(match) == len(files) and not mismatch and not errors
+    _, mismatch, _ = filecmp.cmpfiles(tmp_path / 'a', tmp_path / 'c', files, shallow=False)
+    assert len(mismatch) == len(files)
+
+
+def test_skip_force_and_changed_params(tmp_path, capsys):
+    _generate(tmp_path)
+    meta = tmp_path / 'train' / 'meta.json'
+    stamp = meta.stat().st_mtime_ns
+    capsys.readouterr()
+    assert _generate(tmp_path) == {'train': False, 'val': False}
+    assert 'skipping' in capsys.readouterr().out
+    assert meta.stat().st_mtime_ns == stamp
+
+    # a changed parameter regenerates that split only; image i depends on (seed, split, i)
+    first = (tmp_path / 'train' / 'images' / 'train_00000.jpg').read_bytes()
+    assert _generate(tmp_path, num_train=3) == {'train': True, 'val': False}
+    assert len(os.listdir(tmp_path / 'train' / 'images')) == 3
+    assert (tmp_path / 'train' / 'images' / 'train_00000.jpg').read_bytes() == first
+
+    assert _generate(tmp_path, num_train=3, force=True) == {'train': True, 'val': True}
+    assert sorted(os.listdir(tmp_path)) == ['train', 'val']
+
+
+def test_foreign_folder_is_not_overwritten(tmp_path):
+    (tmp_path / 'train').mkdir()
+    (tmp_path / 'train' / 'mine.txt').write_text('user data')
+    with pytest.raises(FileExistsError, match='meta.json'):
+        _generate(tmp_path)
+    assert (tmp_path / 'train' / 'mine.txt').exists()
+    _generate(tmp_path, force=True)
+    assert not (tmp_path / 'train' / 'mine.txt').exists()
+
+
+def test_interrupted_run_leaves_no_split(tmp_path, monkeypatch):
+    calls = []
+    original = synthetic.make_sample
+
+    def failing(rng, size):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(rng, size)
+
+    monkeypatch.setattr(synthetic, 'make_sample', failing)
+    with pytest.raises(KeyboardInterrupt):
+        _generate(tmp_path)
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(FileNotFoundError, match='scripts/gen_synthetic.py'):
+        SyntheticRefineDataset(data_root=str(tmp_path))
+
+    # a temporary folder left by a killed process is cleaned up by the next run
+    (tmp_path / '.train.tmp-stale' / 'train').mkdir(parents=True)
+    monkeypatch.setattr(synthetic, 'make_sample', original)
+    _generate(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == ['train', 'val']
+
+
+def test_cli(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location(
+        'gen_synthetic', osp.join(ROOT, 'scripts', 'gen_synthetic.py'))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    argv = ['--out', str(tmp_path), '--num-train', '2', '--num-val', '1', '--size', '48', '64',
+            '--seed', '3']
+    assert script.main(argv) == 0
+    assert 'done in' in capsys.readouterr().out
+    img = cv2.imread(str(tmp_path / 'val' / 'images' / 'val_00000.jpg'))
+    assert img.shape == (48, 64, 3)
+    assert script.main(argv) == 0
+    assert capsys.readouterr().out.count('skipping') == 2
+    assert script.main(argv + ['--force']) == 0
+    assert 'done in' in capsys.readouterr().out
+
+
+def test_dataset_and_pipeline(tmp_path):
+    _generate(tmp_path)
+    pipeline = [
+        dict(type='LoadRefineImageFromFile'),
+        dict(type='LoadBinaryAnnotations'),
+        dict(type='LoadCoarseMask'),
+        dict(type='ObjectCrop', pad=20),
+        dict(type='Resize', scale=(48, 48), keep_ratio=False),
+        dict(type='PackRefineInputs'),
+    ]
+    train = SyntheticRefineDataset(data_root=str(tmp_path), pipeline=pipeline)
+    val = SyntheticRefineDataset(split='val', data_root=str(tmp_path), use_coarse=False)
+    assert len(train) == 4 and len(val) == 2
+    assert 'coarse_path' not in val.get_data_info(0)
+    out = train[0]
+    assert out['inputs'].shape == (3, 48, 48) and out['inputs'].dtype == torch.uint8
+    assert out['data_samples'].coarse_sem_seg.data.shape == (1, 48, 48)
+
+
+def test_scenes_have_the_intended_difficulties():
+    """Over a batch of scenes: several objects, holes, thin parts, all coarse kinds,
+    realistic coarse IoUs, and objects that stand out from their surroundings."""
+    infos, contrasts, textures, thin, holes = [], [], [], 0, 0
+    for index in range(24):
+        img, gt, coarse, info = synthetic.make_sample(np.random.default_rng([5, 0, index]),
+                                                      (96, 96))
+        infos.append(info)
+        assert gt.dtype == coarse.dtype == np.uint8 and coarse.any()
+        assert info['coarse_iou'] == pytest.approx(mask_iou(gt, coarse), abs=1e-4)
+        # thin parts: foreground that a 5x5 opening removes
+        opened = cv2.morphologyEx(gt, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+        thin += int((gt > opened).sum() > 10)
+        # holes: background components enclosed by the GT
+        _, hierarchy = cv2.findContours(gt, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+        holes += int(hierarchy is not None and (hierarchy[0][:, 3] >= 0).any())
+        # the GT outline is a visible edge: image gradients there are well above typical
+        pixels = img.astype(np.float32)
+        magnitude = np.hypot(cv2.Sobel(pixels, cv2.CV_32F, 1, 0),
+                             cv2.Sobel(pixels, cv2.CV_32F, 0, 1)).max(2)
+        outline = cv2.morphologyEx(gt, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+        contrasts.append(np.median(magnitude[outline.astype(bool)]) / np.median(magnitude))
+        # objects are textured, not flat colour
+        textures.append(img[cv2.erode(gt, np.ones((5, 5), np.uint8)).astype(bool)].std(0).max())
+    assert sum(i['num_objects'] > 1 for i in infos) >= 5
+    assert thin >= 12 and holes >= 6 and sum(i['rods'] > 0 for i in infos) >= 8
+    assert {i['coarse_kind'] for i in infos} == set(synthetic.COARSE_KINDS)
+    ious = np.array([i['coarse_iou'] for i in infos])
+    low, high = synthetic.COARSE_IOU_RANGE
+    assert np.mean((ious >= low) & (ious <= high)) >= 0.9
+    assert min(contrasts) > 1.5 and np.median(contrasts) > 4
+    assert np.median(textures) > 10 and np.mean(np.array(textures) > 5) >= 0.8
