@@ -1,1 +1,6 @@
-__all__ = []
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Evaluation: reference-exact boundary/region metrics as functions and as registered metrics."""
+from . import functional  # noqa: F401
+from .metrics import BoundaryF1Metric, BoundaryIoUMetric, RefineMetric
+
+__all__ = ['functional', 'BoundaryF1Metric', 'BoundaryIoUMetric', 'RefineMetric']

@@ -1,1 +1,7 @@
-__all__ = []
+# Copyright (c) OpenMMLab. All rights reserved.
+"""Registered MMEngine metrics (``mmseg.registry.METRICS``)."""
+from .boundary_f1_metric import BoundaryF1Metric
+from .boundary_iou_metric import BoundaryIoUMetric
+from .refine_metric import RefineMetric
+
+__all__ = ['BoundaryF1Metric', 'BoundaryIoUMetric', 'RefineMetric']
