@@ -52,7 +52,8 @@ SPLITS = ('train', 'val')
 # --------------------------------------------------------------------------------------------
 # Textures
 # --------------------------------------------------------------------------------------------
-def _pattern(rng: np.random.Generator, kind: str, grid: Tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def _pattern(rng: np.random.Generator, kind: str,
+             grid: Tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """A (h, w) float32 pattern in [0, 1] of the given kind on the pixel grid ``(xx, yy)``."""
     xx, yy = grid
     angle = rng.uniform(0, np.pi)
@@ -197,7 +198,8 @@ def _distractor(rng: np.random.Generator, shape: Tuple[int, int]) -> np.ndarray:
         axes = (int(radius), int(radius * rng.uniform(0.4, 1.0)))
         cv2.ellipse(mask, tuple(int(c) for c in centre), axes, rng.uniform(0, 180), 0, 360, 1, -1)
     elif kind == 1:
-        box = cv2.boxPoints((tuple(centre), (radius * rng.uniform(0.8, 2), radius), rng.uniform(0, 90)))
+        extent = (radius * rng.uniform(0.8, 2), radius)
+        box = cv2.boxPoints((tuple(centre), extent, rng.uniform(0, 90)))
         cv2.fillPoly(mask, [np.round(box).astype(np.int32)], 1)
     elif kind == 2:
         cv2.fillPoly(mask, [_place(_unit_outline(rng, 'polygon'), rng, centre, radius)], 1)
@@ -379,6 +381,29 @@ def _read_params(split_dir: str) -> Optional[dict]:
         return json.load(f).get('params')
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_abandoned(out_dir: str, split: str) -> None:
+    """Remove temporary folders ``.<split>.{tmp,old}-<pid>-*`` of processes that are gone.
+
+    Folders of a generator still running (e.g. another rank) are left alone.
+    """
+    for entry in os.listdir(out_dir):
+        for prefix in (f'.{split}.tmp-', f'.{split}.old-'):
+            if entry.startswith(prefix):
+                pid = entry[len(prefix):].split('-')[0]
+                if not (pid.isdigit() and _process_alive(int(pid))):
+                    shutil.rmtree(osp.join(out_dir, entry), ignore_errors=True)
+
+
 def _write_split(split_dir: str, params: dict, progress: bool) -> None:
     for sub in ('images', 'masks', 'coarse'):
         os.makedirs(osp.join(split_dir, sub))
@@ -419,7 +444,7 @@ def generate_synthetic_split(out_dir: str,
 
     The split is built in a hidden temporary sibling folder and renamed into place once
     complete (``meta.json`` is written last), so an interrupted run never leaves a split that
-    looks complete. Leftover temporary folders of earlier interrupted runs are removed. Image
+    looks complete. Temporary folders left by interrupted runs are removed. Image
     ``i`` of a split only depends on ``(seed, split, i)``.
 
     Args:
@@ -455,15 +480,13 @@ def generate_synthetic_split(out_dir: str,
                 '(no meta.json); remove it or use --force')
 
     os.makedirs(out_dir, exist_ok=True)
-    for entry in os.listdir(out_dir):
-        if entry.startswith((f'.{split}.tmp-', f'.{split}.old-')):
-            shutil.rmtree(osp.join(out_dir, entry), ignore_errors=True)
-    tmp_dir = tempfile.mkdtemp(prefix=f'.{split}.tmp-', dir=out_dir)
+    _remove_abandoned(out_dir, split)
+    tmp_dir = tempfile.mkdtemp(prefix=f'.{split}.tmp-{os.getpid()}-', dir=out_dir)
     try:
         print(f'generating {num_images} {split} images of {size[0]}x{size[1]} into {split_dir}')
         _write_split(osp.join(tmp_dir, split), params, progress)
         if osp.exists(split_dir):
-            old_dir = tempfile.mkdtemp(prefix=f'.{split}.old-', dir=out_dir)
+            old_dir = tempfile.mkdtemp(prefix=f'.{split}.old-{os.getpid()}-', dir=out_dir)
             os.replace(split_dir, osp.join(old_dir, split))
             os.replace(osp.join(tmp_dir, split), split_dir)
             shutil.rmtree(old_dir)

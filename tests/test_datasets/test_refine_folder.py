@@ -141,3 +141,23 @@ def test_pipeline_with_online_coarse(tmp_path):
     sample = dataset[0]['data_samples']
     assert sample.coarse_sem_seg.shape == sample.gt_sem_seg.shape
     assert 'coarse_path' not in sample.metainfo
+
+
+def test_flat_folder_with_name_suffixes(tmp_path):
+    """BIG-style layout: ``<name>_im.jpg``, ``<name>_gt.png``, ``<name>_seg.png`` side by side."""
+    root = tmp_path / 'big'
+    for name in ('x', 'y'):
+        arrays = write_sample(str(tmp_path / name), name, seed=ord(name))
+        root.mkdir(exist_ok=True)
+        for sub, suffix, ext in (('images', '_im.jpg', '.jpg'), ('masks', '_gt.png', '.png'),
+                                 ('coarse', '_seg.png', '.png')):
+            os.rename(tmp_path / name / sub / (name + ext), root / (name + suffix))
+    dataset = RefineFolderDataset(
+        data_root=str(root), data_prefix=dict(img_path='', seg_map_path='', coarse_path=''),
+        img_suffix='_im.jpg', seg_map_suffix='_gt.png', coarse_suffix='_seg.png',
+        pipeline=[dict(type='LoadRefineImageFromFile'), dict(type='LoadCoarseMask')])
+    assert len(dataset) == 2
+    info = dataset.get_data_info(1)
+    assert info['coarse_path'] == str(root / 'y_seg.png')
+    assert info['seg_map_path'] == str(root / 'y_gt.png')
+    np.testing.assert_array_equal(dataset[1]['gt_coarse_seg'], arrays['coarse'])

@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from segrefiner.datasets import SyntheticRefineDataset, generate_synthetic_dataset
-from segrefiner.datasets import synthetic
+from segrefiner.datasets import SyntheticRefineDataset, generate_synthetic_dataset, synthetic
 from segrefiner.datasets.transforms import mask_iou
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -110,11 +109,15 @@ def test_interrupted_run_leaves_no_split(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match='scripts/gen_synthetic.py'):
         SyntheticRefineDataset(data_root=str(tmp_path))
 
-    # a temporary folder left by a killed process is cleaned up by the next run
-    (tmp_path / '.train.tmp-stale' / 'train').mkdir(parents=True)
+    # temporary folders of dead processes are cleaned up by the next run, those of a
+    # generator still running (here: this process) are left alone
+    (tmp_path / '.train.tmp-999999999-x' / 'train').mkdir(parents=True)
+    (tmp_path / '.val.old-junk' / 'val').mkdir(parents=True)
+    running = tmp_path / f'.train.tmp-{os.getpid()}-y'
+    running.mkdir()
     monkeypatch.setattr(synthetic, 'make_sample', original)
     _generate(tmp_path)
-    assert sorted(os.listdir(tmp_path)) == ['train', 'val']
+    assert sorted(os.listdir(tmp_path)) == sorted(['train', 'val', running.name])
 
 
 def test_cli(tmp_path, capsys):

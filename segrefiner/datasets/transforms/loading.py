@@ -84,8 +84,15 @@ class LoadRefineImageFromFile(LoadImageFromFile):
     - ori_shape
 
     Args:
-        See :class:`mmcv.transforms.LoadImageFromFile`.
+        See :class:`mmcv.transforms.LoadImageFromFile`; use ``backend_args``, the deprecated
+        ``file_client_args`` is not supported.
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.file_client_args is not None:
+            raise ValueError(f'{self.__class__.__name__} takes backend_args, not the '
+                             'deprecated file_client_args')
 
     def transform(self, results: dict) -> Optional[dict]:
         """Load the image of ``results['img_path']``.

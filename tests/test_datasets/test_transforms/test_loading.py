@@ -34,6 +34,11 @@ def test_load_image(sample):
     assert out['img_shape'] == out['ori_shape'] == (30, 40)
 
 
+def test_load_image_rejects_file_client_args():
+    with pytest.raises(ValueError, match='backend_args'):
+        LoadRefineImageFromFile(file_client_args=dict(backend='disk'))
+
+
 def test_load_image_missing(tmp_path):
     path = str(tmp_path / 'nothing.jpg')
     with pytest.raises(FileNotFoundError, match='nothing.jpg'):
