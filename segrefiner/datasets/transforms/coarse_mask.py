@@ -28,25 +28,17 @@ from .loading import add_seg_field
 BBox = Tuple[int, int, int, int]
 
 
-def _build_kernels() -> Tuple[Tuple[np.ndarray, ...], ...]:
-    """Structuring elements indexed ``[shape][size]`` for sizes 0..9 (3..9 are used).
-
-    The four shapes are an s×s rectangle, an s×s ellipse, a wide (s, s//2) ellipse and a tall
-    (s//2, s) ellipse (OpenCV sizes are (width, height)).
-    """
-    sizes = range(10)
-    rect = tuple(cv2.getStructuringElement(cv2.MORPH_RECT, (max(s, 1), max(s, 1)))
-                 for s in sizes)
-    ellipse = tuple(cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(s, 1), max(s, 1)))
-                    for s in sizes)
-    wide = tuple(cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(s, 1), max(s // 2, 1)))
-                 for s in sizes)
-    tall = tuple(cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(s // 2, 1), max(s, 1)))
-                 for s in sizes)
-    return rect, ellipse, wide, tall
+def _structuring_element(shape: int, size: int) -> np.ndarray:
+    """Kernel ``shape`` of ``size``: 0 an s×s rectangle, 1 an s×s ellipse, 2 a wide (s, s//2)
+    ellipse, 3 a tall (s//2, s) ellipse (OpenCV sizes are (width, height))."""
+    if shape == 0:
+        return cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
+    ksize = ((size, size), (size, size // 2), (size // 2, size))[shape - 1]
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, ksize)
 
 
-_KERNELS = _build_kernels()
+_KERNELS = {(shape, size): _structuring_element(shape, size)
+            for shape in range(4) for size in range(3, 10)}
 
 
 def to_binary(mask: np.ndarray) -> np.ndarray:
@@ -237,14 +229,14 @@ def random_morphology(mask: np.ndarray,
     ref_area = cv2.countNonZero(ref)
     inter = cv2.countNonZero(cv2.bitwise_and(seg, ref))
     area = cv2.countNonZero(seg)
-    for op_index, (l, t, r, b, seed, value, grow, size, shape) in enumerate(ops):
-        roi, ref_roi = seg[t:b, l:r], ref[t:b, l:r]
+    for op_index, (left, top, right, bottom, seed, value, grow, size, shape) in enumerate(ops):
+        roi, ref_roi = seg[top:bottom, left:right], ref[top:bottom, left:right]
         inter -= cv2.countNonZero(cv2.bitwise_and(roi, ref_roi))
         area -= cv2.countNonZero(roi)
         if seed:
-            seg[(t + b) // 2, (l + r) // 2] = value
+            seg[(top + bottom) // 2, (left + right) // 2] = value
         morph = cv2.dilate if grow else cv2.erode
-        roi[...] = morph(roi, _KERNELS[shape][size])
+        roi[...] = morph(roi, _KERNELS[shape, size])
         inter += cv2.countNonZero(cv2.bitwise_and(roi, ref_roi))
         area += cv2.countNonZero(roi)
         union = area + ref_area - inter
