@@ -205,7 +205,7 @@ def evaluate_folders(gt_dir: str, coarse_dir: str, refine_dir: str, layout: str 
     if nproc > 1 and len(tasks) > 1:
         from mmengine.utils import track_parallel_progress
         if progress:
-            per_image = track_parallel_progress(evaluate_files, tasks, nproc)
+            per_image = track_parallel_progress(evaluate_files, tasks, nproc, file=sys.stdout)
         else:
             from multiprocessing import Pool
             with Pool(nproc) as pool:
@@ -213,7 +213,7 @@ def evaluate_folders(gt_dir: str, coarse_dir: str, refine_dir: str, layout: str 
     else:
         if progress:
             from mmengine.utils import track_iter_progress
-            tasks = track_iter_progress(tasks)
+            tasks = track_iter_progress(tasks, file=sys.stdout)
         per_image = [evaluate_files(t) for t in tasks]
     stats = np.stack(per_image)  # (N, 2, 7)
     return {
