@@ -1,3 +1,3 @@
-from .refiner import Refiner
+from .refiner import INFERENCE_MODES, Refiner, register_inference_mode
 
-__all__ = ['Refiner']
+__all__ = ['INFERENCE_MODES', 'Refiner', 'register_inference_mode']

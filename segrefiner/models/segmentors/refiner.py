@@ -1,16 +1,39 @@
 """``Refiner``: a segmentor that turns a coarse binary mask into a refined one."""
 import contextlib
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
-from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
 from mmengine.config import ConfigDict
 from mmengine.structures import PixelData
 from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor
+
+from ..utils import crop_resize, mask_box, paste_prob
+
+#: Inference modes by name: ``fn(model, inputs, data_samples, cfg, generator) -> samples``.
+INFERENCE_MODES: Dict[str, Callable] = {}
+
+
+def register_inference_mode(*names: str) -> Callable:
+    """Decorator registering an inference function of :class:`Refiner` under ``names``.
+
+    The function receives the model, the preprocessed ``inputs`` (B, C, H, W), the data
+    samples, the merged test config and the optional ``torch.Generator``, and returns the
+    samples with ``seg_logits`` and ``pred_sem_seg`` set (see :meth:`Refiner.set_prediction`).
+    """
+
+    def register(fn: Callable) -> Callable:
+        for name in names:
+            if name in INFERENCE_MODES:
+                raise KeyError(f'inference mode {name!r} is already registered')
+            INFERENCE_MODES[name] = fn
+        return fn
+
+    return register
+
 
 #: Defaults of ``test_cfg``; see :class:`Refiner`.
 DEFAULT_TEST_CFG = dict(
@@ -38,6 +61,7 @@ class Refiner(BaseSegmentor):
       box are background. Masks with fewer than ``area_thr`` foreground pixels (including empty
       ones) pass through unchanged.
     - ``'whole'``: the whole image is the box (a global refinement at ``model_size``²).
+    - further modes are added with :func:`register_inference_mode`.
 
     Other ``test_cfg`` keys: ``autocast_dtype`` (e.g. ``'bfloat16'``) runs the denoiser under
     autocast, ``channels_last=True`` uses the channels-last memory format.
@@ -72,8 +96,9 @@ class Refiner(BaseSegmentor):
         cfg = ConfigDict(DEFAULT_TEST_CFG)
         cfg.update(base or {})
         cfg.update(test_cfg or {})
-        if cfg.mode not in ('crop', 'whole'):
-            raise ValueError(f"test_cfg.mode must be 'crop' or 'whole', got {cfg.mode!r}")
+        if cfg.mode not in INFERENCE_MODES:
+            raise ValueError(f'test_cfg.mode must be one of {sorted(INFERENCE_MODES)}, '
+                             f'got {cfg.mode!r}')
         if cfg.batch_max < 1:
             raise ValueError(f'test_cfg.batch_max must be >= 1, got {cfg.batch_max}')
         return cfg
@@ -128,21 +153,6 @@ class Refiner(BaseSegmentor):
                 outputs.append(probs.float())
         return torch.cat(outputs) if outputs else img.new_zeros((0, 1) + img.shape[-2:])
 
-    @staticmethod
-    def refine_box(coarse: Tensor, pad_width: int) -> Optional[Tuple[int, int, int, int]]:
-        """Tight box (x1, y1, x2, y2), end-exclusive, of a (H, W) mask plus ``pad_width``.
-
-        Clipped to the mask; ``None`` for an empty mask.
-        """
-        rows = torch.nonzero(coarse.any(dim=1)).flatten()
-        if rows.numel() == 0:
-            return None
-        cols = torch.nonzero(coarse.any(dim=0)).flatten()
-        height, width = coarse.shape
-        return (max(int(cols[0]) - pad_width, 0), max(int(rows[0]) - pad_width, 0),
-                min(int(cols[-1]) + 1 + pad_width, width),
-                min(int(rows[-1]) + 1 + pad_width, height))
-
     # ----------------------------------------------------------------- mmseg interface
     def extract_feat(self, inputs: Tensor) -> Tensor:
         """The denoiser reads the image directly: no separate feature extractor."""
@@ -192,45 +202,15 @@ class Refiner(BaseSegmentor):
             ``pred_sem_seg`` at ``ori_shape``.
         """
         cfg = self.merge_test_cfg(test_cfg, self.test_cfg)
-        coarse_all = self.stack_field(data_samples, 'coarse_sem_seg')
-        size = (cfg.model_size, cfg.model_size)
-        crops, crop_masks, boxes, owners = [], [], [], []
-        probs_full: List[Optional[Tensor]] = []
-        for i, sample in enumerate(data_samples):
-            height, width = sample.metainfo.get('img_shape', inputs.shape[-2:])
-            coarse = coarse_all[i, 0, :height, :width] > 0
-            probs_full.append(None)
-            box = (0, 0, width, height) if cfg.mode == 'whole' else \
-                self.refine_box(coarse, cfg.pad_width)
-            if box is None or (cfg.mode == 'crop' and int(coarse.sum()) < cfg.area_thr):
-                probs_full[i] = coarse.float()
-                continue
-            x1, y1, x2, y2 = box
-            crops.append(F.interpolate(inputs[i:i + 1, :, y1:y2, x1:x2], size=size,
-                                       mode='bilinear', align_corners=False))
-            mask = coarse[None, None, y1:y2, x1:x2].float()
-            crop_masks.append(
-                (F.interpolate(mask, size=size, mode='bilinear', align_corners=False) >= 0.5)
-                .float())
-            boxes.append(box)
-            owners.append(i)
-        if crops:
-            probs = self.refine_crops(torch.cat(crops), torch.cat(crop_masks), cfg=cfg,
-                                      generator=generator)
-            for prob, box, i in zip(probs, boxes, owners):
-                height, width = data_samples[i].metainfo.get('img_shape', inputs.shape[-2:])
-                pasted, region = _do_paste_mask(prob[None], prob.new_tensor([box]), height,
-                                                width, skip_empty=True)
-                canvas = prob.new_zeros((height, width))
-                canvas[region] = pasted[0]
-                probs_full[i] = canvas
-        for sample, prob in zip(data_samples, probs_full):
-            self._set_prediction(sample, prob, self.decode_head.threshold)
-        return data_samples
+        return INFERENCE_MODES[cfg.mode](self, inputs, data_samples, cfg, generator)
 
     @staticmethod
-    def _set_prediction(sample, prob: Tensor, threshold: float) -> None:
-        """Undo flips, resize to ``ori_shape`` and store ``seg_logits``/``pred_sem_seg``."""
+    def set_prediction(sample, prob: Tensor, threshold: float) -> None:
+        """Store a (H, W) foreground probability on ``sample``.
+
+        Undoes flips, resizes to ``ori_shape`` (bilinear) and sets ``seg_logits`` (1, H, W)
+        and ``pred_sem_seg`` = ``prob >= threshold``.
+        """
         prob = prob[None, None]
         meta = sample.metainfo
         if meta.get('flip', False):
@@ -243,3 +223,33 @@ class Refiner(BaseSegmentor):
             'seg_logits': PixelData(data=prob),
             'pred_sem_seg': PixelData(data=(prob >= threshold).long()),
         })
+
+
+@register_inference_mode('crop', 'whole')
+def crop_inference(model: Refiner, inputs: Tensor, data_samples: SampleList, cfg: ConfigDict,
+                   generator: Optional[torch.Generator] = None) -> SampleList:
+    """``'crop'``: refine each sample's mask box + margin; ``'whole'``: the whole image."""
+    coarse_all = model.stack_field(data_samples, 'coarse_sem_seg')
+    size = (cfg.model_size, cfg.model_size)
+    crops, crop_masks, boxes, owners = [], [], [], []
+    probs_full: List[Optional[Tensor]] = []
+    for i, sample in enumerate(data_samples):
+        height, width = sample.metainfo.get('img_shape', inputs.shape[-2:])
+        coarse = coarse_all[i, 0, :height, :width] > 0
+        probs_full.append(coarse.float())  # pass-through unless refined below
+        box = (0, 0, width, height) if cfg.mode == 'whole' else mask_box(coarse, cfg.pad_width)
+        if box is None or (cfg.mode == 'crop' and int(coarse.sum()) < cfg.area_thr):
+            continue
+        img_crop, mask_crop = crop_resize(inputs[i, :, :height, :width], coarse, box, size)
+        crops.append(img_crop)
+        crop_masks.append(mask_crop)
+        boxes.append(box)
+        owners.append(i)
+    if crops:
+        probs = model.refine_crops(torch.cat(crops), torch.cat(crop_masks), cfg=cfg,
+                                   generator=generator)
+        for prob, box, i in zip(probs, boxes, owners):
+            probs_full[i] = paste_prob(prob, box, *probs_full[i].shape)
+    for sample, prob in zip(data_samples, probs_full):
+        model.set_prediction(sample, prob, model.decode_head.threshold)
+    return data_samples

@@ -1,0 +1,58 @@
+"""Crop-resize-paste helpers shared by the refiner's inference modes (§5.4 of the design)."""
+from typing import Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
+from torch import Tensor
+
+Box = Tuple[int, int, int, int]
+
+
+def mask_box(mask: Tensor, pad_width: int = 0) -> Optional[Box]:
+    """Tight box (x1, y1, x2, y2), end-exclusive, of a (H, W) mask plus ``pad_width``.
+
+    Clipped to the mask's extent; ``None`` for an empty mask.
+    """
+    rows = torch.nonzero(mask.any(dim=1)).flatten()
+    if rows.numel() == 0:
+        return None
+    cols = torch.nonzero(mask.any(dim=0)).flatten()
+    height, width = mask.shape
+    return (max(int(cols[0]) - pad_width, 0), max(int(rows[0]) - pad_width, 0),
+            min(int(cols[-1]) + 1 + pad_width, width), min(int(rows[-1]) + 1 + pad_width, height))
+
+
+def crop_resize(img: Tensor, mask: Tensor, box: Box, size: Tuple[int, int]
+                ) -> Tuple[Tensor, Tensor]:
+    """Cut ``box`` out of an image and its mask and resize both to ``size`` (bilinear).
+
+    Args:
+        img (Tensor): (C, H, W) image.
+        mask (Tensor): (H, W) bool/0-1 mask.
+        box (tuple): (x1, y1, x2, y2), end-exclusive.
+        size (tuple): output (h, w).
+
+    Returns:
+        tuple[Tensor, Tensor]: (1, C, h, w) image crop and (1, 1, h, w) float mask crop,
+        re-binarised at 0.5.
+    """
+    x1, y1, x2, y2 = box
+    img_crop = F.interpolate(img[None, :, y1:y2, x1:x2], size=size, mode='bilinear',
+                             align_corners=False)
+    mask_crop = F.interpolate(mask[None, None, y1:y2, x1:x2].to(img_crop.dtype), size=size,
+                              mode='bilinear', align_corners=False)
+    return img_crop, (mask_crop >= 0.5).to(img_crop.dtype)
+
+
+def paste_prob(prob: Tensor, box: Box, height: int, width: int) -> Tensor:
+    """Paste a (1, h, w) probability crop back into a (height, width) zero canvas.
+
+    Bilinear, with mmdet's mask paste (``grid_sample``, ``align_corners=False``), so it is the
+    exact inverse geometry of :func:`crop_resize`.
+    """
+    pasted, region = _do_paste_mask(prob[None].float(), prob.new_tensor([box], dtype=torch.float),
+                                    height, width, skip_empty=True)
+    canvas = prob.new_zeros((height, width), dtype=torch.float)
+    canvas[region] = pasted[0]
+    return canvas
