@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from segrefiner.evaluation.functional import (boundary_f1, boundary_iou, mba,  # noqa: E402
                                               pooled_iou)
+from segrefiner.evaluation.metrics import RefineMetric  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # Straightforward implementations of the definitions.
@@ -138,6 +139,32 @@ def make_pair(size, seed=0):
     return (pred * 255).astype(np.uint8), (gt * 255).astype(np.uint8)
 
 
+def refine_metric_fn(pred, coarse, gt):
+    """RefineMetric.process on one sample (refined and coarse: IoU, mBA, BF), then the coarse BF
+    from its statistics (``compute_metrics`` would round to 2 decimals and log a table)."""
+    import torch
+
+    def run():
+        metric = RefineMetric()
+        metric.process([None], [{
+            'gt_sem_seg': {'data': torch.from_numpy((gt >= 128).astype(np.uint8))[None]},
+            'pred_sem_seg': {'data': torch.from_numpy(pred)[None]},
+            'coarse_sem_seg': {'data': torch.from_numpy(coarse)[None]},
+        }])
+        return metric._summary(np.stack([r['coarse'] for r in metric.results]))['BF']
+
+    return run
+
+
+def ref_refine_metric(pred, coarse, gt):
+    """The same numbers from the plain implementations (what process needs per sample)."""
+    for m in (pred, coarse):
+        ref_pooled_iou([m], [gt])
+        ref_mba(m, gt)
+        out = ref_boundary_f1(m, gt)
+    return out
+
+
 def timeit(fn, repeat):
     times = []
     out = None
@@ -166,10 +193,12 @@ def main(argv=None):
             ('boundary F (2 px)', lambda: boundary_f1(pred, gt, 2).f,
              lambda: ref_boundary_f1(pred, gt, 2), args.repeat),
             ('mBA', lambda: mba(pred, gt), lambda: ref_mba(pred, gt), 1),
-            ('boundary IoU (0.02)', lambda: boundary_iou(pred, gt), lambda: ref_boundary_iou(pred, gt),
-             args.repeat),
+            ('boundary IoU (0.02)', lambda: boundary_iou(pred, gt),
+             lambda: ref_boundary_iou(pred, gt), args.repeat),
             ('pooled IoU (4 images)', lambda: pooled_iou(preds, gts),
              lambda: ref_pooled_iou(preds, gts), args.repeat),
+            ('RefineMetric (1 sample)', refine_metric_fn(pred, preds[1], gt),
+             lambda: ref_refine_metric(pred, preds[1], gt), 1),
         ]
         for name, fast, ref, ref_repeat in cases:
             t_fast, v_fast = timeit(fast, args.repeat)
@@ -180,7 +209,7 @@ def main(argv=None):
                          float(v_fast), 'yes' if same else f'NO (ref {float(v_ref)!r})'))
 
     header = ('size', 'metric', 'plain [ms]', 'ours [ms]', 'speed-up', 'value', 'identical')
-    fmt = '{:<10} {:<22} {:>11} {:>10} {:>9} {:>10} {}'
+    fmt = '{:<10} {:<24} {:>11} {:>10} {:>9} {:>10} {}'
     print(fmt.format(*header))
     for size, name, tr, tf, ratio, val, same in rows:
         print(fmt.format(size, name, f'{tr:.1f}', f'{tf:.2f}', f'{ratio:.1f}x', f'{val:.6f}', same))

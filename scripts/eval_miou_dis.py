@@ -18,4 +18,5 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from eval_miou import main  # noqa: E402
 
 if __name__ == '__main__':
-    sys.exit(main(default_layout='dis', prog='eval_miou_dis.py', description=__doc__.split('\n')[0]))
+    sys.exit(main(default_layout='dis', prog='eval_miou_dis.py',
+                  description=__doc__.split('\n')[0]))

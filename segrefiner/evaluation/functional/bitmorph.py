@@ -196,12 +196,6 @@ def nonzero(words: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return r[wi].astype(np.int64), c[wi].astype(np.int64) * WORD + bi
 
 
-def get_bits(words: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
-    """The bits at pixels ``(ys, xs)`` as a bool array."""
-    w = words[ys, xs >> 6]
-    return ((w >> (xs & 63).astype(np.uint64)) & _ONE).astype(bool)
-
-
 def row_word_box(words: np.ndarray):
     """Rows and word columns ``(y0, y1, c0, c1)`` holding set bits (None when there are none)."""
     rows = np.flatnonzero(words.any(axis=1))

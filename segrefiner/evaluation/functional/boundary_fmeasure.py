@@ -23,7 +23,7 @@ point lists. Matching uses, per disk row, a binary search of the other boundary'
 (cost ∝ boundary length), or a bit-packed disk dilation when the boundaries are dense; both are
 exact and give the definition's numbers.
 """
-from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import List, NamedTuple, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -77,15 +77,38 @@ def _bmap_words(m: np.ndarray) -> np.ndarray:
 
 
 def seg2bmap(mask) -> np.ndarray:
-    """BSDS/DAVIS one-pixel boundary map of a binary mask (bool (H, W)); see the module docstring."""
+    """BSDS/DAVIS one-pixel boundary map of a binary mask (bool (H, W)); see the module doc."""
     m = binarize(mask)
     return bm.unpack(_bmap_words(m), m.shape[1])
 
 
 # Relative costs of the two exact matchers, measured on this project's 2-core CPU (only the
 # choice between them depends on these numbers, never the result).
-_SPARSE_COST = 1.0  # per query point and disk row
+_SPARSE_COST = 1.0  # per query point and disk row (plus the point extraction)
 _DENSE_COST = 0.04  # per word and (kernel row + 6 × radius)
+
+
+class _Boundary:
+    """One mask's ``seg2bmap`` boundary: bit-packed, with its points and dilations on demand."""
+
+    def __init__(self, mask: np.ndarray):
+        self.width = mask.shape[1]
+        self.words = _bmap_words(mask)
+        self.count = bm.popcount(self.words)
+        self._points = None
+        self._dilated = {}
+
+    @property
+    def points(self) -> Points:
+        if self._points is None:
+            self._points = bm.nonzero(self.words)
+        return self._points
+
+    def dilated(self, radius: int) -> np.ndarray:
+        if radius not in self._dilated:
+            self._dilated[radius] = bm.dilate_many(self.words, self.width,
+                                                   {0: disk_halfwidths(radius)})[0]
+        return self._dilated[radius]
 
 
 def _count_within_sparse(src: Points, dst: Points, radius: int, width: int) -> int:
@@ -113,25 +136,21 @@ def _count_within_sparse(src: Points, dst: Points, radius: int, width: int) -> i
     return n - rem.size
 
 
-def _count_within_dense(src: Points, dst_words: np.ndarray, radius: int, width: int) -> int:
-    dil = bm.dilate_many(dst_words, width, {0: disk_halfwidths(radius)})[0]
-    return int(np.count_nonzero(bm.get_bits(dil, src[0], src[1])))
+def _count_within(src: _Boundary, dst: _Boundary, radius: int) -> int:
+    """How many ``src`` boundary pixels have a ``dst`` one at Euclidean distance ``<= radius``.
 
-
-def count_within(src: Points, dst: Points, dst_words: np.ndarray, radius: int,
-                 width: int) -> int:
-    """How many ``src`` pixels have a ``dst`` pixel at Euclidean distance ``<= radius``.
-
-    ``dst_words`` is ``dst`` as a bit-packed image (:mod:`.bitmorph`).
+    Sparse boundaries: binary searches over the point lists; dense ones (or small radii): the
+    bit-packed disk dilation of ``dst`` ANDed with ``src``. Both are exact.
     """
-    n, m = src[0].size, dst[0].size
-    if n == 0 or m == 0:
+    if src.count == 0 or dst.count == 0:
         return 0
-    sparse = n * (2 * radius + 1) * _SPARSE_COST
-    dense = dst_words.size * (8 * radius + 1) * _DENSE_COST
+    sparse = (src.count * (2 * radius + 1) + 2 * (src.count + dst.count)) * _SPARSE_COST
+    dense = src.words.size * (8 * radius + 1) * _DENSE_COST
+    if radius in dst._dilated:
+        dense = src.words.size * _DENSE_COST
     if sparse <= dense:
-        return _count_within_sparse(src, dst, radius, width)
-    return _count_within_dense(src, dst_words, radius, width)
+        return _count_within_sparse(src.points, dst.points, radius, src.width)
+    return bm.popcount(src.words & dst.dilated(radius))
 
 
 def _prepare(pred, gt, void):
@@ -148,12 +167,9 @@ def _prepare(pred, gt, void):
 
 def counts_from_masks(p: np.ndarray, g: np.ndarray, radii: Sequence[int]) -> List[BoundaryCounts]:
     """Boundary counts of two bool masks (void already removed) for several pixel radii."""
-    w = p.shape[1]
-    bpw, bgw = _bmap_words(p), _bmap_words(g)
-    bp, bg = bm.nonzero(bpw), bm.nonzero(bgw)
-    n_p, n_g = int(bp[0].size), int(bg[0].size)
+    bp, bg = _Boundary(p), _Boundary(g)
     return [
-        BoundaryCounts(count_within(bp, bg, bgw, r, w), n_p, count_within(bg, bp, bpw, r, w), n_g)
+        BoundaryCounts(_count_within(bp, bg, r), bp.count, _count_within(bg, bp, r), bg.count)
         for r in radii
     ]
 

@@ -34,7 +34,7 @@ THRESHOLD_01 = 0.5
 
 
 def to_numpy(x) -> np.ndarray:
-    """Return ``x`` (numpy array, torch tensor or array-like) as a numpy array (no copy if possible)."""
+    """``x`` (numpy array, torch tensor or array-like) as a numpy array (no copy if possible)."""
     if torch is not None and isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
     return np.asarray(x)
@@ -78,12 +78,13 @@ def check_same_shape(a: np.ndarray, b: np.ndarray, names=('pred', 'gt')) -> None
 
 
 # --------------------------------------------------------------------------------------------
-# Structuring elements. Both are given by the half-width of each row dy = -r..r.
+# Structuring elements, given by the half-width of each row dy = -r..r (the bit-packed
+# morphology of :mod:`.bitmorph` works from these).
 
 
 @lru_cache(maxsize=None)
 def disk_halfwidths(radius: int) -> Tuple[int, ...]:
-    """Row half-widths of skimage's ``disk(r)``: ``floor(sqrt(r² − dy²))`` (offsets with dx²+dy² ≤ r²)."""
+    """Row half-widths of skimage's ``disk(r)``: ``floor(sqrt(r² − dy²))`` (dx² + dy² ≤ r²)."""
     r = int(radius)
     return tuple(math.isqrt(r * r - dy * dy) for dy in range(-r, r + 1))
 
@@ -112,28 +113,17 @@ def _kernel_from_halfwidths(halfwidths) -> np.ndarray:
     return k
 
 
-@lru_cache(maxsize=None)
-def _disk_kernel(radius: int) -> np.ndarray:
-    k = _kernel_from_halfwidths(disk_halfwidths(radius))
-    k.setflags(write=False)
-    return k
-
-
-@lru_cache(maxsize=None)
-def _ellipse_kernel(radius: int) -> np.ndarray:
-    k = _kernel_from_halfwidths(ellipse_halfwidths(radius))
-    k.setflags(write=False)
-    return k
-
-
 def disk_kernel(radius: int) -> np.ndarray:
     """skimage-style disk (DAVIS' structuring element), uint8 (2r+1, 2r+1). r=2 has 13 pixels."""
-    return _disk_kernel(_check_radius(radius)).copy()
+    return _kernel_from_halfwidths(disk_halfwidths(_check_radius(radius)))
 
 
 def ellipse_kernel(radius: int) -> np.ndarray:
-    """OpenCV ellipse kernel (CascadePSP's mBA), uint8 (2r+1, 2r+1). r=2 has 17 pixels."""
-    return _ellipse_kernel(_check_radius(radius)).copy()
+    """OpenCV ellipse kernel (CascadePSP's mBA), uint8 (2r+1, 2r+1). r=2 has 17 pixels.
+
+    Equal to ``cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2r+1, 2r+1))``.
+    """
+    return _kernel_from_halfwidths(ellipse_halfwidths(_check_radius(radius)))
 
 
 def _check_radius(radius) -> int:
@@ -141,53 +131,3 @@ def _check_radius(radius) -> int:
     if r != radius or r < 0:
         raise ValueError(f'radius must be a non-negative integer, got {radius}')
     return r
-
-
-# --------------------------------------------------------------------------------------------
-# Regions of interest: crop work to where a mask is not constant.
-
-
-def bbox(mask: np.ndarray) -> Optional[Tuple[int, int, int, int]]:
-    """Bounding box ``(y0, y1, x0, x1)`` (half-open) of the True pixels, or None when there are none."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask[rows[0]:rows[-1] + 1].any(axis=0))
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-
-
-def expand_box(box, margin: int, shape) -> Tuple[int, int, int, int]:
-    """Grow a half-open box by ``margin`` on each side, clipped to ``shape``."""
-    y0, y1, x0, x1 = box
-    h, w = shape
-    return max(y0 - margin, 0), min(y1 + margin, h), max(x0 - margin, 0), min(x1 + margin, w)
-
-
-def union_box(a, b):
-    """Smallest box containing both (either may be None)."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])
-
-
-def edge_box(mask: np.ndarray) -> Optional[Tuple[int, int, int, int]]:
-    """Bounding box of both pixels of every 4-adjacent pair with different values (None if constant).
-
-    Anything computed from a window that needs both values inside it (a morphological gradient)
-    is zero farther than the window's radius from this box.
-    """
-    h, w = mask.shape
-    box = None
-    if w > 1:
-        d = mask[:, 1:] != mask[:, :-1]
-        b = bbox(d)
-        if b is not None:
-            box = (b[0], b[1], b[2], b[3] + 1)
-    if h > 1:
-        d = mask[1:, :] != mask[:-1, :]
-        b = bbox(d)
-        if b is not None:
-            box = union_box(box, (b[0], b[1] + 1, b[2], b[3]))
-    return box

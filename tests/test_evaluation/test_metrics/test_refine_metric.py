@@ -9,7 +9,7 @@ from mmseg.registry import METRICS
 from mmseg.structures import SegDataSample
 
 from segrefiner.evaluation import RefineMetric
-from segrefiner.evaluation.functional import boundary_f1, iou, mba
+from segrefiner.evaluation.functional import boundary_f1, mba
 from segrefiner.evaluation.metrics import refine_metric
 
 
