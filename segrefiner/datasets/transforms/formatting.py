@@ -30,14 +30,16 @@ class PackRefineInputs(PackSegInputs):
 
     Args:
         meta_keys (Sequence[str]): results keys copied into the metainfo. Defaults to mmseg's
-            ``PackSegInputs`` keys plus ``coarse_path`` and ``crop_bbox``.
+            ``PackSegInputs`` keys plus ``coarse_path``, ``crop_bbox`` and ``out_name`` (the
+            output file name a test dataset assigns, see ``RefinedMaskWriterHook``).
     """
 
     def __init__(self,
                  meta_keys: Sequence[str] = ('img_path', 'seg_map_path', 'coarse_path',
                                              'ori_shape', 'img_shape', 'pad_shape',
                                              'scale_factor', 'flip', 'flip_direction',
-                                             'reduce_zero_label', 'crop_bbox')) -> None:
+                                             'reduce_zero_label', 'crop_bbox',
+                                             'out_name')) -> None:
         super().__init__(meta_keys=meta_keys)
 
     def transform(self, results: dict) -> dict:
