@@ -1,7 +1,12 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Datasets and data transforms of segrefiner (registered in mmseg's registries)."""
+from .big import BIGDataset
+from .collate import multi_view_collate
+from .dis import DISDataset
+from .hr_collection import HRCollectionDataset
 from .refine_folder import RefineFolderDataset
 from .synthetic import SyntheticRefineDataset, generate_synthetic_dataset
 from .transforms import *  # noqa: F401,F403
 
-__all__ = ['RefineFolderDataset', 'SyntheticRefineDataset', 'generate_synthetic_dataset']
+__all__ = ['RefineFolderDataset', 'SyntheticRefineDataset', 'generate_synthetic_dataset',
+           'BIGDataset', 'DISDataset', 'HRCollectionDataset', 'multi_view_collate']

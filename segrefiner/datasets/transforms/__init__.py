@@ -6,10 +6,14 @@ from .crop import ObjectCrop
 from .formatting import PackRefineInputs
 from .loading import (LoadBinaryAnnotations, LoadCoarseMask, LoadRefineImageFromFile,
                       read_binary_mask)
+from .multi_view import MultiViewPack
+from .offline_coarse_mask import LoadOfflineCoarseMask
+from .patch_crop import PatchCrop
+from .random_object_crop import RandomObjectCrop
 
 __all__ = [
     'GenerateCoarseMask', 'GenerateLowResCoarseMask', 'LoadBinaryAnnotations', 'LoadCoarseMask',
     'LoadRefineImageFromFile', 'ObjectCrop', 'PackRefineInputs', 'degrade_polygons',
     'mask_bbox', 'mask_iou', 'perturb_mask', 'random_morphology', 'read_binary_mask',
-    'resample_mask'
+    'resample_mask', 'LoadOfflineCoarseMask', 'MultiViewPack', 'PatchCrop', 'RandomObjectCrop'
 ]
