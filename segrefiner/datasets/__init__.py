@@ -1,12 +1,15 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Datasets and data transforms of segrefiner (registered in mmseg's registries)."""
 from .big import BIGDataset
+from .coco_humans import COCOHumansDataset
 from .collate import multi_view_collate
 from .dis import DISDataset
 from .hr_collection import HRCollectionDataset
+from .oxford_pets import OxfordPetsDataset
 from .refine_folder import RefineFolderDataset
 from .synthetic import SyntheticRefineDataset, generate_synthetic_dataset
 from .transforms import *  # noqa: F401,F403
 
 __all__ = ['RefineFolderDataset', 'SyntheticRefineDataset', 'generate_synthetic_dataset',
-           'BIGDataset', 'DISDataset', 'HRCollectionDataset', 'multi_view_collate']
+           'BIGDataset', 'DISDataset', 'HRCollectionDataset', 'multi_view_collate',
+           'OxfordPetsDataset', 'COCOHumansDataset']

@@ -1,9 +1,12 @@
 # Copyright (c) OpenMMLab. All rights reserved.
 """Data transforms of segrefiner, registered in ``mmseg.registry.TRANSFORMS``."""
+from .border_class import AddBorderClass, add_border_class, border_band
 from .coarse_mask import (GenerateCoarseMask, GenerateLowResCoarseMask, degrade_polygons,
                           mask_bbox, mask_iou, perturb_mask, random_morphology, resample_mask)
 from .crop import ObjectCrop
 from .formatting import PackRefineInputs
+from .label_loading import (LoadCheckedAnnotations, LoadCOCOHumansAnnotations,
+                            coco_segmentation_to_mask)
 from .loading import (LoadBinaryAnnotations, LoadCoarseMask, LoadRefineImageFromFile,
                       read_binary_mask)
 from .multi_view import MultiViewPack
@@ -15,5 +18,7 @@ __all__ = [
     'GenerateCoarseMask', 'GenerateLowResCoarseMask', 'LoadBinaryAnnotations', 'LoadCoarseMask',
     'LoadRefineImageFromFile', 'ObjectCrop', 'PackRefineInputs', 'degrade_polygons',
     'mask_bbox', 'mask_iou', 'perturb_mask', 'random_morphology', 'read_binary_mask',
-    'resample_mask', 'LoadOfflineCoarseMask', 'MultiViewPack', 'PatchCrop', 'RandomObjectCrop'
+    'resample_mask', 'LoadOfflineCoarseMask', 'MultiViewPack', 'PatchCrop', 'RandomObjectCrop',
+    'AddBorderClass', 'add_border_class', 'border_band', 'LoadCheckedAnnotations',
+    'LoadCOCOHumansAnnotations', 'coco_segmentation_to_mask'
 ]
