@@ -1,7 +1,7 @@
-from .hr_inference import HR_DEFAULTS, hr_inference, propose_patches
+from .hr_inference import HR_DEFAULTS, global_local_inference, propose_patches
 from .refiner import INFERENCE_MODES, Refiner, register_inference_mode
 
 __all__ = [
-    'INFERENCE_MODES', 'Refiner', 'register_inference_mode', 'HR_DEFAULTS', 'hr_inference',
-    'propose_patches'
+    'INFERENCE_MODES', 'Refiner', 'register_inference_mode', 'HR_DEFAULTS',
+    'global_local_inference', 'propose_patches'
 ]

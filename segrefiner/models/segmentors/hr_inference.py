@@ -164,7 +164,7 @@ def _hr_cfg(cfg: ConfigDict, num_timesteps: int) -> ConfigDict:
 
 
 @register_inference_mode('hr')
-def hr_inference(model: Refiner, inputs: Tensor, data_samples: SampleList, cfg: ConfigDict,
+def global_local_inference(model: Refiner, inputs: Tensor, data_samples: SampleList, cfg: ConfigDict,
                  generator: Optional[torch.Generator] = None) -> SampleList:
     """SegRefiner's HR refinement: global pass at ``model_size``², then native-res patches.
 
