@@ -2,11 +2,14 @@
 from .data_preprocessor import RefineDataPreProcessor
 from .decode_heads.discrete_diffusion_head import DiscreteDiffusionHead
 from .denoisers.denoise_unet import DenoiseUNet
+from .denoisers.residual_unet import ResidualUNet
 from .diffusion import DiscreteDiffusion
+from .gaussian_diffusion import GaussianDiffusion
 from .losses.texture_l1_loss import TextureL1Loss
 from .segmentors.refiner import Refiner
+from .segmentors.residual_refiner import ResidualRefiner
 
 __all__ = [
     'DenoiseUNet', 'DiscreteDiffusion', 'DiscreteDiffusionHead', 'RefineDataPreProcessor',
-    'Refiner', 'TextureL1Loss'
+    'Refiner', 'TextureL1Loss', 'GaussianDiffusion', 'ResidualRefiner', 'ResidualUNet'
 ]
