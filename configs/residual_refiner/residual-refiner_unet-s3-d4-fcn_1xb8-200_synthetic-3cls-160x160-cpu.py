@@ -1,0 +1,29 @@
+# A tiny ResidualRefiner on the tiny CPU UNet baseline (synthetic benchmark, 3 classes).
+#   python tools/train.py configs/unet/unet-s3-d4_fcn_1xb8-300_synthetic-3cls-160x160-cpu.py
+#   python tools/train.py configs/residual_refiner/residual-refiner_unet-s3-d4-fcn_1xb8-200_synthetic-3cls-160x160-cpu.py
+# Ablations: --cfg-options model.mode=no_image (no_logits, no_probs), or scripts/ablation.py.
+_base_ = ['../unet/unet-s3-d4_fcn_1xb8-300_synthetic-3cls-160x160-cpu.py']
+baseline_checkpoint = 'work_dirs/unet-s3-d4_fcn_1xb8-300_synthetic-3cls-160x160-cpu/iter_300.pth'
+# the refiner normalises and pads its inputs exactly as the baseline was trained
+data_preprocessor = {{_base_.model.data_preprocessor}}
+max_iters = 200
+model = dict(
+    _delete_=True,
+    type='ResidualRefiner',
+    data_preprocessor=data_preprocessor,
+    baseline={{_base_.model}},
+    baseline_checkpoint=baseline_checkpoint,
+    denoiser=dict(type='ResidualUNet', model_channels=16, num_res_blocks=1,
+                  channel_mult=(1, 2, 2), attention_strides=(), norm_groups=8),
+    diffusion=dict(type='GaussianDiffusion', num_timesteps=300),
+    mode='full',
+    test_cfg=dict(num_steps=5, t_level=100))
+optim_wrapper = dict(
+    type='OptimWrapper', optimizer=dict(type='AdamW', lr=2e-3, weight_decay=1e-4),
+    clip_grad=dict(max_norm=1.0, norm_type=2))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=20),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=20, end=max_iters, eta_min=1e-5),
+]
+train_cfg = dict(max_iters=max_iters, val_interval=max_iters)
+default_hooks = dict(checkpoint=dict(interval=max_iters))

@@ -1,0 +1,9 @@
+# UNet baseline on Oxford-IIIT Pets (background / pet / border).
+#   python tools/train.py configs/unet/unet-s5-d16_fcn_4xb4-40k_oxford-pets-256x256.py
+_base_ = [
+    '../_base_/models/unet_fcn.py', '../_base_/datasets/oxford_pets.py',
+    '../_base_/default_runtime.py', 'mmseg::_base_/schedules/schedule_40k.py'
+]
+crop_size = (256, 256)
+data_preprocessor = dict(size=crop_size)
+model = dict(data_preprocessor=data_preprocessor)
