@@ -39,10 +39,11 @@ def main() -> None:
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
     if args.steps is not None:
-        cfg.model.setdefault('test_cfg', {})['steps'] = args.steps
+        cfg.merge_from_dict({'model.test_cfg.steps': args.steps})
     if args.out or args.show_dir:
-        cfg.setdefault('custom_hooks', []).append(
-            dict(type='RefinedMaskWriterHook', out_dir=args.out, overlay_dir=args.show_dir))
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='RefinedMaskWriterHook', out_dir=args.out, overlay_dir=args.show_dir)
+        ]
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.test()
 

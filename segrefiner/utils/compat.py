@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from mmengine.model import MMDistributedDataParallel
 from mmengine.runner.checkpoint import CheckpointLoader
-from mmseg.registry import MODEL_WRAPPERS
+from mmengine.registry import MODEL_WRAPPERS
 
 _APPLIED = False
 
@@ -57,6 +57,7 @@ def _filter_warnings() -> None:
         warnings.filterwarnings('ignore', message=message)
 
 
+# Registered in mmengine's root registry: ``Runner.wrap_model`` looks wrappers up there.
 @MODEL_WRAPPERS.register_module()
 class CPUAwareDistributedDataParallel(MMDistributedDataParallel):
     """``MMDistributedDataParallel`` that drops ``device_ids`` for a CPU module.
