@@ -194,13 +194,13 @@ class SemanticScorer:
         areas = [sum(values) for values in zip(*self.iou.results)]
         per_class = IoUMetric.total_area_to_metrics(*areas, metrics=['mIoU'])
 
-        def pct(values) -> float:
-            return float(np.round(np.nanmean(values) * 100, 2))
+        def pct(value) -> float:
+            return float(np.round(value * 100, 2))
 
         return dict(
             aAcc=pct(per_class['aAcc']),
-            mIoU=pct(per_class['IoU']),
-            mAcc=pct(per_class['Acc']),
+            mIoU=pct(np.nanmean(per_class['IoU'])),
+            mAcc=pct(np.nanmean(per_class['Acc'])),
             mBF=float(self.boundary.compute_metrics(self.boundary.results)['mBF']),
             IoU={c: pct(v) for c, v in zip(self.classes, per_class['IoU'])},
             Acc={c: pct(v) for c, v in zip(self.classes, per_class['Acc'])})
