@@ -15,9 +15,10 @@ Masks are read as 8-bit grey (PIL ``convert('L')``, like the reference) and bina
 Folder layouts (``--layout``):
 
 * ``big``: ``--gt`` holds ``NAME_gt.png``, ``--coarse`` ``NAME_seg.png``, ``--refine``
-  ``NAME_refine.png``;
+  ``NAME_refine.png``; other files in these folders (``NAME_im.jpg``, a coarse folder's own
+  ``NAME_gt.png``) are ignored, as BIG and CascadePSP ship them side by side;
 * ``dis``: all three folders hold the same file names;
-* ``auto`` (default): ``big`` when every GT name ends with ``_gt`` and the coarse folder holds
+* ``auto`` (default): ``big`` when the GT folder holds ``_gt`` names and the coarse folder
   ``_seg`` names, else ``dis``.
 
 Usage::
@@ -69,10 +70,14 @@ def _big_name(gt_name: str, kind: str) -> Optional[str]:
     return stem[:-len(BIG_SUFFIXES['gt'])] + BIG_SUFFIXES[kind] + ext
 
 
+def _role_names(names: Sequence[str], kind: str) -> List[str]:
+    """The names whose stem ends with the BIG suffix of ``kind`` (``_gt``, ``_seg``...)."""
+    return [n for n in names if osp.splitext(n)[0].endswith(BIG_SUFFIXES[kind])]
+
+
 def detect_layout(gt_names: Sequence[str], coarse_names: Sequence[str]) -> str:
-    """``'big'`` if every GT name ends with ``_gt`` and the coarse folder has ``_seg`` names."""
-    if gt_names and all(_big_name(n, 'coarse') for n in gt_names) and any(
-            osp.splitext(n)[0].endswith(BIG_SUFFIXES['coarse']) for n in coarse_names):
+    """``'big'`` if the GT folder has ``_gt`` names and the coarse folder ``_seg`` names."""
+    if _role_names(gt_names, 'gt') and _role_names(coarse_names, 'coarse'):
         return 'big'
     return 'dis'
 
@@ -106,9 +111,13 @@ def pair_files(gt_dir: str, coarse_dir: str, refine_dir: str,
         raise EvalInputError(f'no images in the GT folder {gt_dir}')
 
     if layout == 'big':
-        bad = [n for n in gt_names if _big_name(n, 'coarse') is None]
-        if bad:
-            raise EvalInputError(f'BIG layout: GT names must end with "_gt", got {bad[:10]}')
+        # BIG's folders also hold the images (and CascadePSP's coarse folders the GT): only the
+        # files of each folder's role take part.
+        gt_names = _role_names(gt_names, 'gt')
+        coarse_names = _role_names(coarse_names, 'coarse')
+        refine_names = _role_names(refine_names, 'refine')
+        if not gt_names:
+            raise EvalInputError(f'BIG layout: no NAME_gt images in the GT folder {gt_dir}')
         to_coarse = {n: _big_name(n, 'coarse') for n in gt_names}
         to_refine = {n: _big_name(n, 'refine') for n in gt_names}
         # the GT name each coarse/refine file stands for

@@ -66,10 +66,6 @@ def test_big_separated_folders(tmp_path):
     check_numbers(tmp_path / 'r.json', list(arrays.values()))
 
 
-@pytest.mark.xfail(strict=True, reason='scripts/eval_miou.py rejects the real BIG layout: '
-                   'data/big/test holds <name>_im.jpg next to <name>_gt.png and CascadePSP\'s '
-                   'coarse/<model>/ folders hold _im.jpg and _gt.png next to _seg.png; the '
-                   'script pairs every image file of the folders (reported to its owner)')
 def test_big_release_layout(tmp_path):
     arrays = write_big(tmp_path / 'big')
     refine = write_big_refined(tmp_path, arrays)
