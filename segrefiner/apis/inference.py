@@ -15,6 +15,7 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 from ..datasets.transforms.loading import read_binary_mask
+from ..evaluation.functional import binarize
 
 ImageType = Union[str, Path, np.ndarray]
 
@@ -73,12 +74,8 @@ def _load_image(image: ImageType) -> np.ndarray:
 
 
 def _load_mask(mask: ImageType) -> np.ndarray:
-    """(H, W) bool from a mask file or array.
-
-    Arrays: bool as is; arrays whose values lie in [0, 1] (0/1 or probabilities) are
-    foreground at >= 0.5; other arrays (0/255) at >= 128. Files follow
-    :func:`read_binary_mask`.
-    """
+    """(H, W) bool from a mask file (:func:`read_binary_mask`) or an array (:func:`binarize`:
+    bool as is, 0/1 or probabilities at >= 0.5, 0-255 data at >= 128)."""
     if isinstance(mask, (str, Path)):
         return read_binary_mask(str(mask), what='coarse mask').astype(bool)
     if not isinstance(mask, np.ndarray):
@@ -87,9 +84,7 @@ def _load_mask(mask: ImageType) -> np.ndarray:
         mask = mask[..., 0]
     if mask.ndim != 2:
         raise ValueError(f'coarse_mask must be a 2-D (H, W) array, got shape {mask.shape}')
-    if mask.dtype == bool:
-        return mask
-    return mask >= (0.5 if mask.max(initial=0) <= 1 else 128)
+    return binarize(mask)
 
 
 @torch.no_grad()
