@@ -19,7 +19,7 @@ class DISDataset(BaseSegDataset):
 
         data/dis/
         ├── DIS-VD/im/<name>.jpg,  DIS-VD/gt/<name>.png
-        ├── DIS-TE1/im/<name>.jpg, DIS-TE1/gt/<name>.png     (… DIS-TE4, and DIS-TR for training)
+        ├── DIS-TE1/im/<name>.jpg, DIS-TE1/gt/<name>.png   (… DIS-TE4; DIS-TR for training)
         └── coarse/<model>/<set>/<name>.png                  # e.g. coarse/isnet/DIS-TE1/
 
     Items are listed set by set, in the order of ``sets``, and by name within a set. Each

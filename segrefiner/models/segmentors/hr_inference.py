@@ -27,7 +27,8 @@ from ..utils import crop_resize
 from .refiner import Refiner, register_inference_mode
 
 #: Defaults of the HR-only ``test_cfg`` keys (``model_size``, ``batch_max``, ``area_thr``,
-#: ``autocast_dtype`` and ``channels_last`` are the Refiner's; see :func:`hr_inference`).
+#: ``autocast_dtype`` and ``channels_last`` are the Refiner's; see
+#: :func:`global_local_inference`).
 HR_DEFAULTS = dict(
     global_steps=5, fine_prob_thr=0.9, iou_thr=0.3, max_patches=None, antialias=True,
     pass_through=True)
@@ -108,20 +109,43 @@ def mixed_patches(mask: Tensor, boxes: Tensor) -> Tensor:
     return torch.tensor(keep, dtype=torch.bool, device=mask.device)
 
 
-def merge_patches(global_prob: Tensor, patch_probs: Tensor, boxes: Tensor) -> Tensor:
+def crop_patch(img: Tensor, mask: Tensor, box: Sequence[int],
+               size: int) -> Tuple[Tensor, Tensor]:
+    """Cut a square patch out of the image and the mask, at the model size.
+
+    A patch of side ``size`` is cut as it is (native resolution); a smaller one (images
+    smaller than the model size) is resized bilinearly, the mask re-binarised at 0.5.
+
+    Args:
+        img (Tensor): (C, H, W) normalised image.
+        mask (Tensor): (H, W) bool mask.
+        box (Sequence[int]): (x1, y1, x2, y2) of a square patch.
+        size (int): the model size.
+
+    Returns:
+        tuple[Tensor, Tensor]: (1, C, size, size) image and (1, 1, size, size) 0/1 mask.
+    """
+    x1, y1, x2, y2 = box
+    if x2 - x1 == size:
+        return img[None, :, y1:y2, x1:x2], mask[None, None, y1:y2, x1:x2].to(img.dtype)
+    return crop_resize(img, mask, tuple(box), (size, size))
+
+
+def merge_patches(global_prob: Tensor, patch_probs: Sequence[Tensor],
+                  boxes: Sequence[Sequence[int]]) -> Tensor:
     """Average the patch probabilities where patches overlap; keep the global one elsewhere.
 
     Args:
         global_prob (Tensor): (H, W) probability of the global pass.
-        patch_probs (Tensor): (K, p, p) patch probabilities at native resolution.
-        boxes (Tensor): (K, 4) boxes (x1, y1, x2, y2) of side p.
+        patch_probs (Sequence[Tensor]): (p, p) patch probabilities at native resolution.
+        boxes (Sequence[Sequence[int]]): their boxes (x1, y1, x2, y2).
 
     Returns:
         Tensor: (H, W) float32 probability.
     """
     total = torch.zeros_like(global_prob, dtype=torch.float)
     count = torch.zeros_like(total)
-    for prob, (x1, y1, x2, y2) in zip(patch_probs, boxes.tolist()):
+    for prob, (x1, y1, x2, y2) in zip(patch_probs, boxes):
         total[y1:y2, x1:x2] += prob
         count[y1:y2, x1:x2] += 1
     return torch.where(count > 0, total / count.clamp(min=1), global_prob.float())
@@ -164,8 +188,11 @@ def _hr_cfg(cfg: ConfigDict, num_timesteps: int) -> ConfigDict:
 
 
 @register_inference_mode('hr')
-def global_local_inference(model: Refiner, inputs: Tensor, data_samples: SampleList, cfg: ConfigDict,
-                 generator: Optional[torch.Generator] = None) -> SampleList:
+def global_local_inference(model: Refiner,
+                           inputs: Tensor,
+                           data_samples: SampleList,
+                           cfg: ConfigDict,
+                           generator: Optional[torch.Generator] = None) -> SampleList:
     """SegRefiner's HR refinement: global pass at ``model_size``², then native-res patches.
 
     The steps are listed in the module docstring. Improvements over SegRefiner (its exact
@@ -224,54 +251,46 @@ def global_local_inference(model: Refiner, inputs: Tensor, data_samples: SampleL
         mask = coarse_all[i, 0, :height, :width] > 0
         images.append(inputs[i, :, :height, :width])
         masks.append(mask)
-        if int(mask.sum()) <= cfg.area_thr:
-            probs_full.append(mask.float() if cfg.pass_through else torch.zeros_like(
-                mask, dtype=torch.float))
-        else:
-            probs_full.append(mask.float())
+        prob = mask.float()  # the result of masks that are not refined
+        if int(mask.sum()) > cfg.area_thr:
             refined.append(i)
+        elif not cfg.pass_through:
+            prob.zero_()
+        probs_full.append(prob)
 
     if refined:
+        # global pass: every sample's whole image at size², batched
         views = [resize_global(images[i], masks[i], size, cfg.antialias) for i in refined]
         global_probs, fine_probs = _reverse_process(
             model, torch.cat([v[0] for v in views]), torch.cat([v[1] for v in views]),
             global_indices, cfg, generator)
-
-        crops, crop_masks, patch_boxes = [], [], []
+        # patch proposals on each sample's uncertain pixels
+        global_masks, patches = {}, []
         for n, i in enumerate(refined):
-            img, shape = images[i], tuple(masks[i].shape)
+            shape = tuple(masks[i].shape)
             probs_full[i] = upsample_prob(global_probs[n, 0], shape, cfg.antialias)
-            global_mask = probs_full[i] >= model.decode_head.threshold
-            patch = min(size, *shape)
-            boxes = propose_patches(fine_probs[n, 0], shape, patch, cfg.fine_prob_thr,
-                                    cfg.iou_thr)
-            boxes = boxes[mixed_patches(global_mask, boxes)][:cfg.max_patches]
-            patch_boxes.append(boxes)
-            for x1, y1, x2, y2 in boxes.tolist():
-                if patch == size:
-                    crops.append(img[None, :, y1:y2, x1:x2])
-                    crop_masks.append(global_mask[None, None, y1:y2, x1:x2].to(img.dtype))
-                else:
-                    crop, crop_mask = crop_resize(img, global_mask, (x1, y1, x2, y2),
-                                                  (size, size))
-                    crops.append(crop)
-                    crop_masks.append(crop_mask)
-
-        if crops:
-            patch_probs, _ = _reverse_process(model, torch.cat(crops), torch.cat(crop_masks),
-                                              local_indices, cfg, generator)
-            start = 0
-            for n, i in enumerate(refined):
-                boxes = patch_boxes[n]
-                if len(boxes) == 0:
-                    continue
-                probs = patch_probs[start:start + len(boxes)]
-                start += len(boxes)
-                patch = int(boxes[0, 2] - boxes[0, 0])
-                if patch != size:
-                    probs = F.interpolate(probs, size=(patch, patch), mode='bilinear',
-                                          align_corners=False)
-                probs_full[i] = merge_patches(probs_full[i], probs[:, 0], boxes)
+            global_masks[i] = probs_full[i] >= model.decode_head.threshold
+            boxes = propose_patches(fine_probs[n, 0], shape, min(size, *shape),
+                                    cfg.fine_prob_thr, cfg.iou_thr)
+            boxes = boxes[mixed_patches(global_masks[i], boxes)][:cfg.max_patches]
+            patches += [(i, box) for box in boxes.tolist()]
+        # local pass over all patches, batch_max at a time (bounded memory), then the merge
+        patch_probs = {i: [] for i in refined}
+        for start in range(0, len(patches), cfg.batch_max):
+            chunk = patches[start:start + cfg.batch_max]
+            crops = [crop_patch(images[i], global_masks[i], box, size) for i, box in chunk]
+            probs, _ = _reverse_process(model, torch.cat([c[0] for c in crops]),
+                                        torch.cat([c[1] for c in crops]), local_indices,
+                                        cfg, generator)
+            for (i, box), prob in zip(chunk, probs):
+                side = box[2] - box[0]
+                if side != size:
+                    prob = F.interpolate(prob[None], size=(side, side), mode='bilinear',
+                                         align_corners=False)[0]
+                patch_probs[i].append((prob[0], box))
+        for i, done in patch_probs.items():
+            if done:
+                probs_full[i] = merge_patches(probs_full[i], *zip(*done))
 
     for sample, prob in zip(data_samples, probs_full):
         model.set_prediction(sample, prob, model.decode_head.threshold)

@@ -240,7 +240,7 @@ def test_mixed_patches_and_merge():
     assert mixed_patches(mask, boxes).tolist() == [False, True, False]
     global_prob = torch.full((10, 10), 0.25)
     probs = torch.stack([torch.full((4, 4), 1.0), torch.full((4, 4), 0.0)])
-    merged = merge_patches(global_prob, probs, torch.tensor([[0, 0, 4, 4], [2, 0, 6, 4]]))
+    merged = merge_patches(global_prob, probs, [[0, 0, 4, 4], [2, 0, 6, 4]])
     assert merged[0, 0] == 1.0 and merged[0, 3] == 0.5 and merged[0, 5] == 0.0
     assert merged[5, 5] == 0.25
 
