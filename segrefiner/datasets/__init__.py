@@ -2,9 +2,11 @@
 """Datasets and data transforms of segrefiner (registered in mmseg's registries)."""
 from .big import BIGDataset
 from .coco_humans import COCOHumansDataset
+from .coco_refine import CocoRefineDataset
 from .collate import multi_view_collate
 from .dis import DISDataset
 from .hr_collection import HRCollectionDataset
+from .lvis_refine import LVISRefineDataset
 from .oxford_pets import OxfordPetsDataset
 from .refine_folder import RefineFolderDataset
 from .synthetic import SyntheticRefineDataset, generate_synthetic_dataset
@@ -12,4 +14,4 @@ from .transforms import *  # noqa: F401,F403
 
 __all__ = ['RefineFolderDataset', 'SyntheticRefineDataset', 'generate_synthetic_dataset',
            'BIGDataset', 'DISDataset', 'HRCollectionDataset', 'multi_view_collate',
-           'OxfordPetsDataset', 'COCOHumansDataset']
+           'OxfordPetsDataset', 'COCOHumansDataset', 'CocoRefineDataset', 'LVISRefineDataset']

@@ -5,6 +5,7 @@ from .coarse_mask import (GenerateCoarseMask, GenerateLowResCoarseMask, degrade_
                           mask_bbox, mask_iou, perturb_mask, random_morphology, resample_mask)
 from .crop import ObjectCrop
 from .formatting import PackRefineInputs
+from .instance import LoadCoarseInstances, LoadRandomInstanceMask, PackInstanceRefineInputs
 from .label_loading import (LoadCheckedAnnotations, LoadCOCOHumansAnnotations,
                             coco_segmentation_to_mask)
 from .loading import (LoadBinaryAnnotations, LoadCoarseMask, LoadRefineImageFromFile,
@@ -15,6 +16,7 @@ from .patch_crop import PatchCrop
 from .random_object_crop import RandomObjectCrop
 
 __all__ = [
+    'LoadCoarseInstances', 'LoadRandomInstanceMask', 'PackInstanceRefineInputs',
     'GenerateCoarseMask', 'GenerateLowResCoarseMask', 'LoadBinaryAnnotations', 'LoadCoarseMask',
     'LoadRefineImageFromFile', 'ObjectCrop', 'PackRefineInputs', 'degrade_polygons',
     'mask_bbox', 'mask_iou', 'perturb_mask', 'random_morphology', 'read_binary_mask',
