@@ -7,12 +7,12 @@ Examples:
 """
 import argparse
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 import segrefiner  # noqa: F401  (compat shims + registration)
-from segrefiner.utils.run_config import enable_amp, load_run_config, set_local_rank
+from segrefiner.utils.run_config import (add_run_args, enable_amp, load_run_config,
+                                         parse_run_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -23,15 +23,8 @@ def parse_args() -> argparse.Namespace:
                         help='resume from the latest checkpoint in the work dir')
     parser.add_argument('--amp', action='store_true',
                         help='automatic mixed-precision training (CUDA only)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs (e.g. '
-                        'train_cfg.max_iters=100 optim_wrapper.optimizer.lr=1e-4)')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    set_local_rank(args.local_rank)
-    return args
+    add_run_args(parser)
+    return parse_run_args(parser)
 
 
 def main() -> None:

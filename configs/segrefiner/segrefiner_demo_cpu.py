@@ -5,28 +5,12 @@ _base_ = [
     '../_base_/models/segrefiner.py', '../_base_/datasets/synthetic.py',
     '../_base_/schedules/schedule_120k.py', '../_base_/default_runtime.py'
 ]
-model_size = 128
 max_iters = 300
 model = dict(
     decode_head=dict(
         denoiser=dict(model_channels=24, num_res_blocks=1, channel_mult=(1, 2, 2, 4),
                       attention_strides=(8, ), num_heads=2, norm_groups=8)),
-    test_cfg=dict(model_size=model_size, batch_max=8))
-
-train_pipeline = [
-    dict(type='LoadRefineImageFromFile'),
-    dict(type='LoadBinaryAnnotations'),
-    dict(type='RandomChoice',
-         transforms=[[dict(type='GenerateCoarseMask')],
-                     [dict(type='GenerateLowResCoarseMask')],
-                     [dict(type='LoadCoarseMask')]],
-         prob=[0.4, 0.3, 0.3]),
-    dict(type='ObjectCrop', pad=40, random_shift=True),
-    dict(type='Resize', scale=(model_size, model_size), keep_ratio=False),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackRefineInputs'),
-]
-train_dataloader = dict(batch_size=8, num_workers=1, dataset=dict(pipeline=train_pipeline))
+    test_cfg=dict(model_size=128, batch_max=8))
 
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
 param_scheduler = [

@@ -1,10 +1,11 @@
 """Config handling shared by ``tools/train.py`` and ``tools/test.py``."""
+import argparse
 import os
 import os.path as osp
 from typing import Optional
 
 import torch
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from .compat import patch_cpu_distributed
 
@@ -39,9 +40,22 @@ def load_run_config(config: str, cfg_options: Optional[dict] = None,
     return cfg
 
 
-def set_local_rank(local_rank: int) -> None:
-    """``torch.distributed.launch`` passes ``--local-rank``; torchrun sets ``LOCAL_RANK``."""
-    os.environ.setdefault('LOCAL_RANK', str(local_rank))
+def add_run_args(parser: argparse.ArgumentParser) -> None:
+    """The flags every tool shares: ``--cfg-options``, ``--launcher``, ``--local-rank``."""
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value pairs (e.g. '
+                        'train_cfg.max_iters=100 optim_wrapper.optimizer.lr=1e-4)')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_run_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse, and export ``LOCAL_RANK`` (``torch.distributed.launch`` passes ``--local-rank``;
+    torchrun sets the variable itself)."""
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def enable_amp(cfg: Config) -> None:

@@ -3,7 +3,7 @@
 # (SegRefiner's perturbation or a low-resolution mask) or takes the offline one.
 dataset_type = 'SyntheticRefineDataset'
 data_root = 'data/synthetic'
-model_size = 256
+model_size = 128  # the images are 160x160
 train_pipeline = [
     dict(type='LoadRefineImageFromFile'),
     dict(type='LoadBinaryAnnotations'),
@@ -24,7 +24,7 @@ test_pipeline = [
     dict(type='PackRefineInputs'),
 ]
 train_dataloader = dict(
-    batch_size=1,
+    batch_size=8,
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
