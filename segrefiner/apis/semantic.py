@@ -8,10 +8,14 @@
   accuracy) and the project's ``BoundaryF1Metric`` (boundary F1 at a fixed pixel tolerance).
 * :func:`evaluate_methods` runs several methods over a dataset, scores and times them;
   :func:`segmentor_method`, :func:`residual_refiner_method` and :func:`segrefiner_method`
-  make the usual methods. ``scripts/ablation.py``, ``scripts/runtime_quality.py`` and
-  ``scripts/sam_compare.py`` are built on these.
+  make the usual methods; :func:`results_table` and :func:`save_study` write the results.
+  ``scripts/ablation.py``, ``scripts/runtime_quality.py`` and ``scripts/sam_compare.py`` are
+  built on these.
 """
 import copy
+import io
+import json
+import os.path as osp
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Union
@@ -30,6 +34,7 @@ from mmseg.structures import SegDataSample
 from torch import nn
 
 from ..evaluation import BoundaryF1Metric
+from ..utils.io import write_bytes_atomic
 from .inference import _load_image
 
 ImageType = Union[str, Path, np.ndarray]
@@ -282,7 +287,9 @@ def segrefiner_method(baseline: nn.Module, refiner: nn.Module, steps: int,
 
 
 def evaluate_methods(dataset, methods: Dict[str, Method], bound_th: int = 2,
-                     warmup: int = 1, progress: bool = True) -> Dict[str, dict]:
+                     warmup: int = 1, progress: bool = True,
+                     callback: Optional[Callable[[int, dict, Dict[str, np.ndarray]], None]] = None
+                     ) -> Dict[str, dict]:
     """Score and time several methods on every image of a dataset.
 
     Each image is loaded once and given to every method; a method's time is the wall-clock
@@ -296,6 +303,8 @@ def evaluate_methods(dataset, methods: Dict[str, Method], bound_th: int = 2,
         bound_th (int): boundary F1 tolerance in pixels. Defaults to 2.
         warmup (int): untimed calls per method before the run. Defaults to 1.
         progress (bool): show a progress bar. Defaults to True.
+        callback (Callable, optional): called after each image with its index, the item and
+            the methods' label maps (e.g. to draw overlays). Defaults to None.
 
     Returns:
         dict[str, dict]: per method, :meth:`SemanticScorer.compute`'s scores plus
@@ -315,11 +324,14 @@ def evaluate_methods(dataset, methods: Dict[str, Method], bound_th: int = 2,
     for i in (track_iter_progress(indices) if progress else indices):
         data = first if i == 0 else dataset[i]
         gt = data['data_samples'].gt_sem_seg.data[0]
+        preds = {}
         for name, method in methods.items():
             start = time.perf_counter()
-            pred = method(data)
+            preds[name] = method(data)
             seconds[name] += time.perf_counter() - start
-            scorers[name].add(pred, gt)
+            scorers[name].add(preds[name], gt)
+        if callback is not None:
+            callback(i, data, preds)
     return {
         name: dict(scorers[name].compute(), ms_per_image=round(1000 * seconds[name] /
                                                                len(dataset), 2),
@@ -343,3 +355,41 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(cell(v) for v in row) + ' |' for row in rows]
     return '\n'.join(lines)
+
+
+def results_table(results: Dict[str, dict],
+                  columns: Optional[Dict[str, Dict[str, object]]] = None) -> str:
+    """A Markdown table of :func:`evaluate_methods` results, one row per method.
+
+    Columns: method, the extra ``columns`` (header → method → value), mIoU, mAcc, aAcc, mBF,
+    the per-class accuracies ``Acc.<class>`` and ``ms/img``.
+    """
+    columns = columns or {}
+    classes = list(next(iter(results.values()))['Acc']) if results else []
+    header = (['method'] + list(columns) + ['mIoU', 'mAcc', 'aAcc', 'mBF'] +
+              [f'Acc.{c}' for c in classes] + ['ms/img'])
+    rows = []
+    for name, res in results.items():
+        rows.append([name] + [values.get(name, '-') for values in columns.values()] +
+                    [res[k] for k in ('mIoU', 'mAcc', 'aAcc', 'mBF')] +
+                    [res['Acc'][c] for c in classes] + [res['ms_per_image']])
+    return format_table(header, rows)
+
+
+def save_study(out_dir: str, name: str, table: str, results: dict,
+               figure=None) -> Dict[str, str]:
+    """Write ``<name>.md`` (the table), ``<name>.json`` and ``<name>.png`` (a matplotlib figure)
+    into ``out_dir``, each through a temporary file and an atomic rename.
+
+    Returns:
+        dict[str, str]: the written paths by kind (``'table'``, ``'json'``, ``'plot'``).
+    """
+    paths = dict(table=osp.join(out_dir, f'{name}.md'), json=osp.join(out_dir, f'{name}.json'))
+    write_bytes_atomic(paths['table'], (table + '\n').encode())
+    write_bytes_atomic(paths['json'], json.dumps(results, indent=2, allow_nan=True).encode())
+    if figure is not None:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format='png', dpi=120, bbox_inches='tight')
+        paths['plot'] = osp.join(out_dir, f'{name}.png')
+        write_bytes_atomic(paths['plot'], buffer.getvalue())
+    return paths
