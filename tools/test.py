@@ -3,16 +3,16 @@
 Examples:
     python tools/test.py CONFIG CHECKPOINT --out work_dirs/refined
     python tools/test.py CONFIG CHECKPOINT --out refined --show-dir overlays --steps 3
+    python tools/test.py configs/segrefiner/segrefiner_coco.py CKPT --out-prefix work_dirs/mrcnn
     bash tools/dist_test.sh CONFIG CHECKPOINT 8 --out refined
 """
 import argparse
 
-from mmengine.config import DictAction
 from mmengine.runner import Runner
 from mmseg.registry import RUNNERS
 
 import segrefiner  # noqa: F401  (compat shims + registration)
-from segrefiner.utils.run_config import load_run_config, set_local_rank
+from segrefiner.utils.run_config import add_run_args, load_run_config, parse_run_args
 
 
 def parse_args() -> argparse.Namespace:
@@ -22,16 +22,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--work-dir', help='directory for the log and metric dumps')
     parser.add_argument('--out', help='folder for the refined masks (0/255 PNGs)')
     parser.add_argument('--show-dir', help='folder for image | coarse | refined | GT panels')
+    parser.add_argument('--out-prefix', '--out_prefix', dest='out_prefix',
+                        help='instance mode: write the refined instances to '
+                        '<prefix>.segm.json (COCO results format, RLE masks)')
     parser.add_argument('--steps', type=int,
                         help='reverse diffusion steps (default: the config\'s test_cfg.steps)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, key=value pairs')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    set_local_rank(args.local_rank)
-    return args
+    add_run_args(parser)
+    return parse_run_args(parser)
 
 
 def main() -> None:
@@ -43,6 +40,10 @@ def main() -> None:
     if args.out or args.show_dir:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='RefinedMaskWriterHook', out_dir=args.out, overlay_dir=args.show_dir)
+        ]
+    if args.out_prefix:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='InstanceResultsWriterHook', out_prefix=args.out_prefix)
         ]
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.test()

@@ -1,3 +1,3 @@
-from .hooks import RefinedMaskWriterHook
+from .hooks import InstanceResultsWriterHook, RefinedMaskWriterHook
 
-__all__ = ['RefinedMaskWriterHook']
+__all__ = ['RefinedMaskWriterHook', 'InstanceResultsWriterHook']

@@ -14,6 +14,7 @@ derived from the mask when the result has none.
 """
 import contextlib
 import logging
+import warnings
 from collections import Counter
 from typing import Dict, Iterator, List, Optional, Sequence, Union
 
@@ -137,12 +138,15 @@ def prepare_results(results: Sequence[dict], gt: LVIS, source: str = 'results') 
 
 @contextlib.contextmanager
 def _quiet(name: str) -> Iterator[None]:
-    """Silence a logger below ERROR (``LVISResults`` warns about in-memory results)."""
+    """Silence a logger below ERROR and its deprecation warnings (``LVISResults`` warns about
+    in-memory results through the deprecated ``Logger.warn``)."""
     log = logging.getLogger(name)
     level = log.level
     log.setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)
+            yield
     finally:
         log.setLevel(level)
 
