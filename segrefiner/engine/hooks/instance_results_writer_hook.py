@@ -73,13 +73,14 @@ class InstanceResultsWriterHook(Hook):
             step = min(len(outputs or []) * world_size, self._size - self._bar.completed)
             if step > 0:
                 self._bar.update(step)
+            if self._bar.completed >= self._size:
+                self._bar.file.write('\n')
+                self._bar = None
 
     def after_test_epoch(self, runner, metrics: Optional[dict] = None) -> None:
         per_image = collect_results(self._results, self._size, device='cpu')
         self._results = []
-        if self._bar is not None:
-            self._bar.file.write('\n')
-            self._bar = None
+        self._bar = None
         if get_dist_info()[0] != 0:
             return
         detections = [det for image in per_image for det in image]
