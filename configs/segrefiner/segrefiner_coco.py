@@ -6,4 +6,5 @@
 #   python scripts/eval_json.py --dt work_dirs/maskrcnn_refined.segm.json
 # The test prints mask AP and boundary AP (InstanceAPMetric); --out-prefix writes the refined
 # instances as <prefix>.segm.json (COCO results format, the detector's boxes and scores).
+# Without the GT file, refine only: --cfg-options "test_evaluator=[]".
 _base_ = ['./segrefiner_lr.py', '../_base_/datasets/coco_refine.py']

@@ -47,8 +47,8 @@ class InstanceAPMetric(BaseMetric):
         if not osp.isfile(gt_file):
             raise FileNotFoundError(
                 f'GT file of InstanceAPMetric not found: {gt_file} (write LVIS v1 val restricted '
-                'to COCO with scripts/lvis2coco.py, or set test_evaluator to a metric list '
-                'without InstanceAPMetric to only refine)')
+                'to COCO with scripts/lvis2coco.py, or pass --cfg-options "test_evaluator=[]" '
+                'to tools/test.py to refine without evaluating)')
         bad = [t for t in iou_types if t not in IOU_TYPES]
         if bad or not iou_types:
             raise ValueError(f'iou_types must be a non-empty subset of {IOU_TYPES}, got '
