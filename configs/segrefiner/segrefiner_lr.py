@@ -18,5 +18,3 @@ model = dict(
         area_thr=512))    # smaller masks pass through unrefined
 train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=120000)
 val_cfg = None
-val_dataloader = None
-val_evaluator = None

@@ -31,7 +31,9 @@ def _decode(instance: dict, height: int, width: int, where: str) -> np.ndarray:
 
 
 def _where(results: dict) -> str:
-    return f'{results.get("img_path")} (annotations: {results.get("ann_file", "?")})'
+    """The image and the file its instances come from (results file or annotations)."""
+    source = results.get('coarse_file') or results.get('ann_file', '?')
+    return f'{results.get("img_path")} (from {source})'
 
 
 @TRANSFORMS.register_module()

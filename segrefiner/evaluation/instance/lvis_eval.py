@@ -226,7 +226,8 @@ def evaluate_instances(gt: Union[str, LVIS],
 
     Args:
         gt (str | LVIS): LVIS-format GT file (e.g. LVIS v1 val restricted to COCO, written by
-            ``scripts/lvis2coco.py``) or an indexed ``LVIS``.
+            ``scripts/lvis2coco.py``) or an indexed ``LVIS`` (whose polygons ``LVISEval``
+            converts to RLE in place).
         results (str | Sequence[dict]): COCO results file or the detections themselves.
         iou_types (Sequence[str]): any of ``'segm'`` and ``'boundary'``.
         dilation_ratio (float): boundary band width as a fraction of the image diagonal.

@@ -62,7 +62,8 @@ def test_pair_iou_is_min_of_mask_and_boundary_iou(gt, plain):
         ev._prepare()
     checked = 0
     for cat_id in (1, 3, 18, 21):
-        gts = [a for a in data['annotations'] if a['image_id'] == 632 and a['category_id'] == cat_id]
+        gts = [a for a in data['annotations']
+               if a['image_id'] == 632 and a['category_id'] == cat_id]
         dts = [d for d in dets if d['image_id'] == 632 and d['category_id'] == cat_id]
         if not gts or not dts:
             continue
