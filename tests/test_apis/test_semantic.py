@@ -14,7 +14,7 @@ from segrefiner.apis import (SemanticScorer, build_test_dataset, evaluate_method
 from segrefiner.datasets import generate_synthetic_dataset
 
 TINY_UNET = str(Path(__file__).resolve().parents[2] / 'configs' / 'unet' /
-                'unet-s3-d4_fcn_1xb8-300_synthetic-3cls-160x160-cpu.py')
+                'unet-tiny-s5-d16_fcn_1xb8-600_synthetic-3cls-96x96-cpu.py')
 TINY_REFINER = dict(
     type='Refiner',
     data_preprocessor=dict(type='RefineDataPreProcessor', mean=[123.675, 116.28, 103.53],

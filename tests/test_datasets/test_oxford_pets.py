@@ -5,7 +5,6 @@ import os.path as osp
 import cv2
 import numpy as np
 import pytest
-from mmcv.transforms import Compose
 from mmseg.registry import DATASETS
 
 from segrefiner.datasets import OxfordPetsDataset

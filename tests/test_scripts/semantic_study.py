@@ -18,9 +18,9 @@ from segrefiner.apis import init_refiner
 from segrefiner.datasets import generate_synthetic_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
-UNET_CONFIG = ROOT / 'configs/unet/unet-s3-d4_fcn_1xb8-300_synthetic-3cls-160x160-cpu.py'
+UNET_CONFIG = ROOT / 'configs/unet/unet-tiny-s5-d16_fcn_1xb8-600_synthetic-3cls-96x96-cpu.py'
 REFINER_CONFIG = (ROOT / 'configs/residual_refiner/'
-                  'residual-refiner_unet-s3-d4-fcn_1xb8-200_synthetic-3cls-160x160-cpu.py')
+                  'residual-refiner_unet-tiny-s5-d16-fcn_1xb8-200_synthetic-3cls-96x96-cpu.py')
 SEGREFINER_CONFIG = """
 _base_ = ['{root}/configs/segrefiner/segrefiner_demo_cpu.py']
 model = dict(
@@ -34,8 +34,9 @@ _CACHE: dict = {}
 
 
 def data_options(data_root: str) -> List[str]:
-    """``--cfg-options`` pointing the tiny configs at ``data_root``, without worker processes."""
-    options = []
+    """``--cfg-options`` pointing the tiny configs at ``data_root`` (48x48 images, so training
+    batches are padded to 48x48), without worker processes."""
+    options = ['model.data_preprocessor.size=(48,48)']
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         options += [f'{loader}.dataset.data_root={data_root}', f'{loader}.num_workers=0',
                     f'{loader}.persistent_workers=False']

@@ -1,9 +1,9 @@
 # A tiny ResidualRefiner on the tiny CPU UNet baseline (synthetic benchmark, 3 classes).
-#   python tools/train.py configs/unet/unet-s3-d4_fcn_1xb8-300_synthetic-3cls-160x160-cpu.py
-#   python tools/train.py configs/residual_refiner/residual-refiner_unet-s3-d4-fcn_1xb8-200_synthetic-3cls-160x160-cpu.py
+#   python tools/train.py configs/unet/unet-tiny-s5-d16_fcn_1xb8-600_synthetic-3cls-96x96-cpu.py
+#   python tools/train.py configs/residual_refiner/residual-refiner_unet-tiny-s5-d16-fcn_1xb8-200_synthetic-3cls-96x96-cpu.py
 # Ablations: --cfg-options model.mode=no_image (no_logits, no_probs), or scripts/ablation.py.
-_base_ = ['../unet/unet-s3-d4_fcn_1xb8-300_synthetic-3cls-160x160-cpu.py']
-baseline_checkpoint = 'work_dirs/unet-s3-d4_fcn_1xb8-300_synthetic-3cls-160x160-cpu/iter_300.pth'
+_base_ = ['../unet/unet-tiny-s5-d16_fcn_1xb8-600_synthetic-3cls-96x96-cpu.py']
+baseline_checkpoint = 'work_dirs/unet-tiny-s5-d16_fcn_1xb8-600_synthetic-3cls-96x96-cpu/iter_600.pth'
 # the refiner normalises and pads its inputs exactly as the baseline was trained
 data_preprocessor = {{_base_.model.data_preprocessor}}
 max_iters = 200
