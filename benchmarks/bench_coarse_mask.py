@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Throughput of coarse-mask generation and of the synthetic benchmark generator.
 
 Prints one table: masks (or images) per second and the mean IoU of the result to the GT for

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """HR refinement ('hr' mode) of a 2048×1536 image: time, network evaluations, boundary length.
 
 The number of patches depends on where the network is unsure, which a randomly initialised

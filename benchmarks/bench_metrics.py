@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Time segrefiner's evaluation functions against straightforward implementations.
 
 Each metric of ``segrefiner.evaluation.functional`` is timed on 1024² and 2048² masks next to a

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Mask AP and boundary AP of instance results (COCO results JSON) against an LVIS-format GT.
 
 SegRefiner's ``scripts/eval_json.py`` (``segrefiner.md`` §7.5), without its pitfalls: the

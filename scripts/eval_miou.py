@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Evaluate refined masks against the GT, next to the coarse masks: pooled IoU, mBA, boundary F.
 
 SegRefiner's ``scripts/eval_miou.py`` (BIG) and ``eval_miou_dis.py`` (DIS-5K), with the metrics of

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Evaluate refined DIS-5K masks: ``eval_miou.py`` with the DIS layout (same names in all folders).
 
 Pooled IoU, mBA and boundary F for the coarse and the refined masks, plus the deltas; run once

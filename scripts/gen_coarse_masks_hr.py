@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Offline coarse masks of the HR training sets and ``collection_hr.json`` (segrefiner.md §3.3).
 
 For every training image of DIS-5K (``DIS-TR``) and ThinObject-5K (``list/train.txt``) two

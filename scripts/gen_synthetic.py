@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Generate the synthetic refinement benchmark (images, GT masks, coarse masks).
 
 Example::

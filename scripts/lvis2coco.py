@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """LVIS v1 val restricted to the COCO val2017 images and the 80 COCO categories.
 
 The GT of SegRefiner's COCO table (``segrefiner.md`` §7.5): LVIS's denser, more precise masks

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Datasets and data transforms of segrefiner (registered in mmseg's registries)."""
 from .big import BIGDataset
 from .coco_humans import COCOHumansDataset

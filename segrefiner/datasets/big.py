@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """BIG, CascadePSP's 2K-5K px semantic refinement benchmark, for testing (segrefiner.md §5.5)."""
 import os.path as osp
 from typing import List

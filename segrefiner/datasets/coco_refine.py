@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """A detector's COCO instance results as a refinement test set (``segrefiner.md`` §5.4)."""
 import os.path as osp
 from collections import defaultdict

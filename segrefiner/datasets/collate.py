@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Collate function for datasets whose items hold several packed examples (views)."""
 from typing import Sequence
 

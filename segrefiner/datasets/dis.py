@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """DIS-5K test and validation sets with a segmentation model's coarse masks (§5.6)."""
 import os.path as osp
 from typing import List, Sequence

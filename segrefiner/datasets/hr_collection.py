@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """HR training collection: ThinObject-5K train + DIS-5K DIS-TR with offline coarse masks (§5.3)."""
 import json
 import os.path as osp

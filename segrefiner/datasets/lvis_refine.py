@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """LVIS v1 objects for SegRefiner's LR training (``segrefiner.md`` §3.2, §5.2)."""
 import json
 from typing import List

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Dataset of (image, GT mask, coarse mask) triples stored in parallel folders."""
 import os.path as osp
 from typing import List

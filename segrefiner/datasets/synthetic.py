@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Synthetic refinement benchmark: textured objects with hard outlines, and coarse masks.
 
 Each scene has 1-3 foreground objects (the GT is their union) with concave outlines (stars,

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Evaluation: reference-exact boundary/region metrics as functions and as registered metrics."""
 from . import functional, instance  # noqa: F401
 from .instance import InstanceAPMetric

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Data transforms of segrefiner, registered in ``mmseg.registry.TRANSFORMS``."""
 from .border_class import AddBorderClass, add_border_class, border_band
 from .coarse_mask import (GenerateCoarseMask, GenerateLowResCoarseMask, degrade_polygons,

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """A *border* class derived from a binary object mask (the trimap idea of Oxford-IIIT Pets).
 
 The border band of a mask with radius r holds the pixels whose (2r+1)×(2r+1) square window

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Synthetic coarse masks: the SegRefiner perturbation and low-resolution resampling.
 
 SegRefiner trains on coarse masks made from the ground truth on the fly (``segrefiner.md`` §3.1):

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Object-centred crop (SegRefiner's ``LoadObjectData``, ``segrefiner.md`` §5.2)."""
 from typing import Tuple
 

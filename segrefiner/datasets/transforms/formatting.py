@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Packing of a refinement sample: image, GT and coarse mask into a ``SegDataSample``."""
 from typing import Sequence
 

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Instance-level transforms: one random instance as the GT mask (LR training) and the coarse
 instances of a detector's results (instance refinement).
 

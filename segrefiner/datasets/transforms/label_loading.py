@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Loading of multi-class GT label maps (Oxford-IIIT Pets trimaps, COCO person masks).
 
 Both transforms raise errors that name the file and the problem: a missing or undecodable file,

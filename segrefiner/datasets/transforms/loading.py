@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Loading of images, binary GT masks and coarse masks with errors that name the file."""
 from typing import Optional
 

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Several packed training examples ("views") from one loaded sample."""
 import copy
 from typing import Dict, List, Optional, Sequence

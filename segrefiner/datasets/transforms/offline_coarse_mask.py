@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Loading of one of a sample's offline coarse masks (HR training, ``segrefiner.md`` §5.3)."""
 import numpy as np
 from mmcv.transforms.utils import cache_randomness

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Native-resolution patch crop of HR training (SegRefiner's ``LoadPatchData``, §5.3)."""
 from typing import Tuple
 

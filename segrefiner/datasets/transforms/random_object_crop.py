@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Object crop of HR training: the whole object plus random margins (``segrefiner.md`` §5.3)."""
 import numpy as np
 from mmcv.transforms import BaseTransform

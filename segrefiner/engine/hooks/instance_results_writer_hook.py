@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Write the refined instances of ``runner.test()`` as a COCO results JSON."""
 import logging
 from typing import List, Optional, Sequence

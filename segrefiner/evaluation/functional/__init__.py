@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Reference-exact, vectorised evaluation functions (see ``design/metrics.md``).
 
 All take masks as numpy arrays or torch tensors of shape (H, W) or (1, H, W), bool, 0/1 or 0–255,

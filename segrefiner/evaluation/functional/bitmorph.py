@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Binary morphology on bit-packed masks: 64 pixels per word, so one numpy op touches 64 pixels.
 
 A mask (H, W) is stored as ``words`` of shape (H, ceil(W / 64)), dtype little-endian uint64;

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """mBA, mean boundary accuracy (CascadePSP's ``compute_boundary_acc``, as SegRefiner evaluates).
 
 Definition (``design/metrics.md`` §1(b)), per H×W image:

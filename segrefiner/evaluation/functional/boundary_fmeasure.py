@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """DAVIS boundary F-measure (``db_eval_boundary`` / ``f_measure`` of davis2017-evaluation).
 
 Definition (``design/metrics.md`` §1(a)), for one H×W frame with prediction P and GT G:

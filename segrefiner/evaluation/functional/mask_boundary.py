@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Boundary IoU (Cheng et al. 2021; boundary-iou-api / lvis-api ``lvis_challenge_2021``).
 
 Definition (``design/metrics.md`` §1(c)):

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Foreground IoU of binary masks: per image, pooled over a dataset, and the per-image mean.
 
 SegRefiner's BIG/DIS tables (``scripts/eval_miou.py``, as CascadePSP's ``eval_post.py``) report the

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Shared helpers of the evaluation functions: input conversion, binarisation, kernels, ROIs.
 
 Binarisation rule (:func:`binarize`), used by every function of this package:

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Instance evaluation: COCO results I/O, LVIS mask AP and boundary AP, the AP metric."""
 from .coco_results import (RESULT_KEYS, check_results, dump_results, encode_masks,
                            instances_to_results, load_json, load_results, segmentation_to_rle)

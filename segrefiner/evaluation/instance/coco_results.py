@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Instance results in the COCO results format: reading, checking, RLE conversion, writing.
 
 A results file is a JSON list with one dict per detection::

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """``InstanceAPMetric``: LVIS mask AP and boundary AP of refined instances during a test run."""
 import os.path as osp
 from typing import Dict, Optional, Sequence

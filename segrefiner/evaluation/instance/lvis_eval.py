@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """LVIS-style mask AP and boundary AP of instance results (``design/metrics.md`` §1(c), §1(d)).
 
 Mask AP is the ``lvis`` package's ``LVISEval`` (federated rules, 300 detections per image, IoU

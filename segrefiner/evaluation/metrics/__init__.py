@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Registered MMEngine metrics (``mmseg.registry.METRICS``)."""
 from .boundary_f1_metric import BoundaryF1Metric
 from .boundary_iou_metric import BoundaryIoUMetric

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Boundary F-measure metric (DAVIS definition) for binary and multi-class segmentation."""
 from typing import Dict, List, Optional, Sequence, Union
 

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Boundary IoU metric (Cheng et al. 2021) for semantic or binary segmentation."""
 from typing import Dict, List, Optional, Sequence
 

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Refinement metric: pooled IoU, mBA and boundary F of refined masks, next to the coarse input."""
 from typing import Dict, Optional, Sequence
 

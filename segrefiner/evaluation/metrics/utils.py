@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Helpers shared by the metrics: reading label maps from data samples, tables, percentages."""
 from typing import Iterable, List, Optional, Sequence
 

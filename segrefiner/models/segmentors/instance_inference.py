@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """``'instance'`` inference mode of the :class:`Refiner`: refine every instance of an image.
 
 SegRefiner's instance wrapper (``../shared/design/segrefiner.md`` §5.4) refines a detector's
