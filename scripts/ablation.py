@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Ablation of the ResidualRefiner's inputs: what the image, the logits and the probabilities
 are worth, next to the UNet baseline and SegRefiner on the same output.
 

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Runtime against quality of the refiners on a semantic segmentation test set.
 
 Runs, on the test split of a ResidualRefiner config, the UNet baseline (the refiner's frozen

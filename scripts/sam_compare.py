@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """SAM with box prompts against the UNet baseline and the refiners, on the same images.
 
 On the test split of a ResidualRefiner config the script runs the frozen UNet baseline, the

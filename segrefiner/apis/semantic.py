@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Refinement of semantic label maps, and the evaluation used by the semantic studies.
 
 * :func:`refine_label_map` runs SegRefiner (:class:`~segrefiner.models.Refiner`) on the output

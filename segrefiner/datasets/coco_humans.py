@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """COCO-Humans: person / background / border segmentation from COCO instance annotations."""
 import json
 import os.path as osp

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """The Oxford-IIIT Pet dataset with its trimaps as 3-class semantic segmentation."""
 import os.path as osp
 from typing import Dict, List, Optional

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """Gaussian noise on a class-probability map: cosine schedule, corruption and DDIM step.
 
 The diffused state of :class:`~segrefiner.models.segmentors.ResidualRefiner` is a

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """The correction network of the ResidualRefiner: a small time-conditioned UNet."""
 import math
 from typing import Optional, Sequence

@@ -1,4 +1,3 @@
-# Copyright (c) OpenMMLab. All rights reserved.
 """``ResidualRefiner``: a light diffusion refiner on top of a frozen semantic segmentor."""
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
