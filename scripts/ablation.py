@@ -1,5 +1,7 @@
-"""Ablation of the ResidualRefiner's inputs: what the image, the logits and the probabilities
-are worth, next to the UNet baseline and SegRefiner on the same output.
+"""Ablation of the ResidualRefiner's inputs, next to the UNet baseline and SegRefiner.
+
+What the image, the logits and the noisy probabilities are worth to the refiner, next to the
+UNet baseline and SegRefiner on the same output.
 
 For each mode of ``--modes`` (``full``, ``no_image``, ``no_logits``, ``no_probs``; the
 ResidualRefiner's ``model.mode``) the script takes the checkpoint given with
