@@ -102,6 +102,7 @@ def main() -> None:
           f'bf16 {peaks["bf16"]:.0f} GFLOP/s')
     rows, agreements = [], {}
     for name, (cfg_path, size) in CONFIGS.items():
+        print(f'timing {name} ...', flush=True)
         cfg_rows, model = bench_config(name, cfg_path, size, args.repeats, peaks)
         rows += cfg_rows
         agreements[name] = mask_agreement(model, size)

@@ -99,6 +99,7 @@ class DiscreteDiffusion(nn.Module):
         x_next = torch.where(fine_map, (logits >= 0).to(probs.dtype), coarse.to(probs.dtype))
         return x_next, fine_probs, probs
 
+    @torch.no_grad()
     def p_sample_loop(self,
                       denoise_fn: Callable[[Tensor, Tensor], Tensor],
                       img: Tensor,
@@ -106,7 +107,7 @@ class DiscreteDiffusion(nn.Module):
                       indices: Optional[Sequence[int]] = None,
                       fine_probs: Optional[Tensor] = None,
                       generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
-        """Run the reverse process from the coarse mask.
+        """Run the reverse process from the coarse mask (sampling: no gradients are kept).
 
         Args:
             denoise_fn (Callable): ``(x (B, C+1, H, W), t (B,)) -> logits (B, 1, H, W)``.
