@@ -36,11 +36,8 @@ from typing import Dict, List, Optional
 import matplotlib
 
 matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.logging import MMLogger, print_log  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
 
 try:
     import segrefiner  # noqa: F401
@@ -48,8 +45,12 @@ except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from segrefiner.apis import (build_test_dataset, evaluate_methods, init_refiner,  # noqa: E402
-                             residual_refiner_method, results_table, save_study,
-                             segmentor_method, segrefiner_method)
+                             residual_refiner_method, results_table, segmentor_method,
+                             segrefiner_method)
+from segrefiner.apis.study_cli import (add_evaluation_arguments,  # noqa: E402
+                                       add_segrefiner_arguments, check_segrefiner_arguments,
+                                       load_study_config, plot_metric_bars, require_file,
+                                       require_segrefiner_files, study_main, write_study)
 from segrefiner.models.segmentors.residual_refiner import MODES  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -71,22 +72,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='refinement steps (default: the config\'s test_cfg.num_steps)')
     parser.add_argument('--t-level', type=int,
                         help='starting noise level (default: the config\'s test_cfg.t_level)')
-    parser.add_argument('--segrefiner-config', help='SegRefiner (Refiner) config')
-    parser.add_argument('--segrefiner-checkpoint', help='SegRefiner checkpoint')
-    parser.add_argument('--segrefiner-steps', type=int, default=6,
-                        help='SegRefiner reverse steps')
-    parser.add_argument('--max-images', type=int, help='use the first N test images only')
-    parser.add_argument('--bound-th', type=int, default=2,
-                        help='boundary F1 tolerance in pixels')
-    parser.add_argument('--warmup', type=int, default=1, help='untimed calls per method')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the diffusion noise')
-    parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1, ...')
-    parser.add_argument('--out', default='work_dirs/ablation', help='output folder')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='overrides of the config, key=value (also used for training)')
+    add_segrefiner_arguments(parser)
+    add_evaluation_arguments(parser, out='work_dirs/ablation',
+                             cfg_options_help='overrides of the config, key=value (also used '
+                             'for training)')
     args = parser.parse_args(argv)
-    if bool(args.segrefiner_config) != bool(args.segrefiner_checkpoint):
-        parser.error('--segrefiner-config and --segrefiner-checkpoint go together')
+    check_segrefiner_arguments(parser, args)
     checkpoints = {}
     for item in args.checkpoints:
         mode, sep, path = item.partition('=')
@@ -96,12 +87,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         checkpoints[mode] = path
     args.checkpoints = checkpoints
     return args
-
-
-def require_file(path: str, what: str) -> None:
-    """``FileNotFoundError`` naming ``what`` and ``path`` if ``path`` is not a file."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{what} not found: {path}')
 
 
 def format_cfg_options(options: Optional[dict]) -> List[str]:
@@ -142,21 +127,7 @@ def train_mode(config: str, mode: str, work_dir: str, train_iters: Optional[int]
 
 def plot_ablation(results: Dict[str, dict], title: str):
     """Grouped bars of mIoU and boundary F1 per method, the baseline as a dashed line."""
-    names = list(results)
-    x = np.arange(len(names))
-    figure, ax = plt.subplots(figsize=(1.6 * len(names) + 2, 4))
-    for offset, key, label in ((-0.2, 'mIoU', 'mIoU'), (0.2, 'mBF', 'boundary F1')):
-        bars = ax.bar(x + offset, [results[n][key] for n in names], width=0.4, label=label)
-        ax.bar_label(bars, fmt='%.1f', fontsize=7)
-        if 'baseline' in results:
-            ax.axhline(results['baseline'][key], color=bars.patches[0].get_facecolor(),
-                       linestyle='--', linewidth=0.8)
-    ax.set_xticks(x, names, rotation=20)
-    ax.set_ylabel('%')
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    figure.tight_layout()
-    return figure
+    return plot_metric_bars(results, title, rotation=20, baseline_lines=True)
 
 
 def same_baseline(models: Dict[str, torch.nn.Module]) -> bool:
@@ -171,20 +142,14 @@ def run(args: argparse.Namespace) -> dict:
     require_file(args.config, 'ResidualRefiner config')
     for mode, path in args.checkpoints.items():
         require_file(path, f'checkpoint of mode {mode!r}')
-    if args.segrefiner_config:
-        require_file(args.segrefiner_config, 'SegRefiner config')
-        require_file(args.segrefiner_checkpoint, 'SegRefiner checkpoint')
+    require_segrefiner_files(args)
     checkpoints = dict(args.checkpoints)
     for mode in args.modes:
         if mode not in checkpoints:
             checkpoints[mode] = train_mode(args.config, mode, osp.join(args.work_dir, mode),
                                            args.train_iters, args.cfg_options)
 
-    if not MMLogger.check_instance_created('ablation'):  # quiet the metric tables
-        MMLogger.get_instance('ablation', log_level='WARNING')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_study_config(args.config, args.cfg_options, 'ablation')
     models = {}
     for mode in args.modes:
         try:
@@ -224,22 +189,15 @@ def run(args: argparse.Namespace) -> dict:
     print('\n' + table)
     figure = plot_ablation(results, f'ResidualRefiner ablation ({num_steps} steps from level '
                            f'{t_level})')
-    paths = save_study(args.out, 'ablation', table,
-                       dict(config=args.config, checkpoints=checkpoints, num_steps=num_steps,
-                            t_level=t_level, bound_th=args.bound_th, results=results), figure)
-    plt.close(figure)
-    print('written: ' + ', '.join(paths.values()))
+    write_study(args.out, 'ablation', table,
+                dict(config=args.config, checkpoints=checkpoints, num_steps=num_steps,
+                     t_level=t_level, bound_th=args.bound_th, results=results), figure)
     return results
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point; returns the process exit code."""
-    try:
-        run(parse_args(argv))
-    except FileNotFoundError as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
-    return 0
+    return study_main(run, parse_args, argv)
 
 
 if __name__ == '__main__':

@@ -30,8 +30,6 @@ import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.logging import MMLogger  # noqa: E402
 
 try:
     import segrefiner  # noqa: F401
@@ -39,8 +37,12 @@ except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from segrefiner.apis import (build_test_dataset, evaluate_methods, init_refiner,  # noqa: E402
-                             residual_refiner_method, results_table, save_study,
-                             segmentor_method, segrefiner_method)
+                             residual_refiner_method, results_table, segmentor_method,
+                             segrefiner_method)
+from segrefiner.apis.study_cli import (add_evaluation_arguments,  # noqa: E402
+                                       add_segrefiner_arguments, check_segrefiner_arguments,
+                                       load_study_config, require_file,
+                                       require_segrefiner_files, study_main, write_study)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -52,27 +54,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='numbers of refinement steps to measure')
     parser.add_argument('--t-level', type=int,
                         help='starting noise level (default: the config\'s test_cfg.t_level)')
-    parser.add_argument('--segrefiner-config', help='SegRefiner (Refiner) config')
-    parser.add_argument('--segrefiner-checkpoint', help='SegRefiner checkpoint')
-    parser.add_argument('--max-images', type=int, help='use the first N test images only')
-    parser.add_argument('--bound-th', type=int, default=2,
-                        help='boundary F1 tolerance in pixels')
-    parser.add_argument('--warmup', type=int, default=1, help='untimed calls per method')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the diffusion noise')
-    parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1, ...')
-    parser.add_argument('--out', default='work_dirs/runtime_quality', help='output folder')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='overrides of the ResidualRefiner config, key=value')
+    add_segrefiner_arguments(parser, steps=False)
+    add_evaluation_arguments(parser, out='work_dirs/runtime_quality')
     args = parser.parse_args(argv)
-    if bool(args.segrefiner_config) != bool(args.segrefiner_checkpoint):
-        parser.error('--segrefiner-config and --segrefiner-checkpoint go together')
+    check_segrefiner_arguments(parser, args)
     return args
-
-
-def require_file(path: str, what: str) -> None:
-    """``FileNotFoundError`` naming ``what`` and ``path`` if ``path`` is not a file."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{what} not found: {path}')
 
 
 def plot_runtime_quality(results: Dict[str, dict], steps: Dict[str, int], title: str):
@@ -115,14 +101,8 @@ def run(args: argparse.Namespace) -> dict:
     """Measure every method and write the outputs; returns the results by method."""
     require_file(args.config, 'ResidualRefiner config')
     require_file(args.checkpoint, 'ResidualRefiner checkpoint')
-    if args.segrefiner_config:
-        require_file(args.segrefiner_config, 'SegRefiner config')
-        require_file(args.segrefiner_checkpoint, 'SegRefiner checkpoint')
-    if not MMLogger.check_instance_created('runtime_quality'):  # quiet the metric tables
-        MMLogger.get_instance('runtime_quality', log_level='WARNING')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    require_segrefiner_files(args)
+    cfg = load_study_config(args.config, args.cfg_options, 'runtime_quality')
     model = init_refiner(cfg, args.checkpoint, device=args.device)
     t_level = args.t_level if args.t_level is not None else model.test_cfg.t_level
     for s in args.steps:  # validate every step count before the long run
@@ -154,22 +134,15 @@ def run(args: argparse.Namespace) -> dict:
         print(f'SegRefiner skipped for steps {skipped} (its schedule has '
               f'{max_steps} steps)')
     figure = plot_runtime_quality(results, steps, osp.basename(args.config))
-    paths = save_study(args.out, 'runtime_quality', table,
-                       dict(config=args.config, checkpoint=args.checkpoint, t_level=t_level,
-                            bound_th=args.bound_th, results=results), figure)
-    plt.close(figure)
-    print('written: ' + ', '.join(paths.values()))
+    write_study(args.out, 'runtime_quality', table,
+                dict(config=args.config, checkpoint=args.checkpoint, t_level=t_level,
+                     bound_th=args.bound_th, results=results), figure)
     return results
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point; returns the process exit code."""
-    try:
-        run(parse_args(argv))
-    except FileNotFoundError as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
-    return 0
+    return study_main(run, parse_args, argv)
 
 
 if __name__ == '__main__':

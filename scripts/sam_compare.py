@@ -38,12 +38,10 @@ import matplotlib
 
 matplotlib.use('Agg')
 import cv2  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
 import mmcv  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.logging import MMLogger  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from segment_anything import SamPredictor, sam_model_registry  # noqa: E402
 
 try:
@@ -53,7 +51,11 @@ except ImportError:  # run from a checkout without installing the package
 
 from segrefiner.apis import (build_test_dataset, evaluate_methods, init_refiner,  # noqa: E402
                              predict_label_map, residual_refiner_method, results_table,
-                             save_study, segmentor_method, segrefiner_method)
+                             segmentor_method, segrefiner_method)
+from segrefiner.apis.study_cli import (add_evaluation_arguments,  # noqa: E402
+                                       add_segrefiner_arguments, check_segrefiner_arguments,
+                                       load_study_config, plot_metric_bars, require_file,
+                                       require_segrefiner_files, study_main, write_study)
 from segrefiner.datasets.transforms import add_border_class  # noqa: E402
 from segrefiner.utils.io import write_image_atomic  # noqa: E402
 
@@ -81,31 +83,13 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='smallest component (pixels) that gets a box')
     parser.add_argument('--num-steps', type=int, help='ResidualRefiner steps')
     parser.add_argument('--t-level', type=int, help='ResidualRefiner starting noise level')
-    parser.add_argument('--segrefiner-config', help='SegRefiner (Refiner) config')
-    parser.add_argument('--segrefiner-checkpoint', help='SegRefiner checkpoint')
-    parser.add_argument('--segrefiner-steps', type=int, default=6,
-                        help='SegRefiner reverse steps')
-    parser.add_argument('--max-images', type=int, help='use the first N test images only')
+    add_segrefiner_arguments(parser)
     parser.add_argument('--num-overlays', type=int, default=8,
                         help='overlays written for the first N images')
-    parser.add_argument('--bound-th', type=int, default=2,
-                        help='boundary F1 tolerance in pixels')
-    parser.add_argument('--warmup', type=int, default=1, help='untimed calls per method')
-    parser.add_argument('--seed', type=int, default=0, help='seed of the diffusion noise')
-    parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1, ...')
-    parser.add_argument('--out', default='work_dirs/sam_compare', help='output folder')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='overrides of the ResidualRefiner config, key=value')
+    add_evaluation_arguments(parser, out='work_dirs/sam_compare')
     args = parser.parse_args(argv)
-    if bool(args.segrefiner_config) != bool(args.segrefiner_checkpoint):
-        parser.error('--segrefiner-config and --segrefiner-checkpoint go together')
+    check_segrefiner_arguments(parser, args)
     return args
-
-
-def require_file(path: str, what: str) -> None:
-    """``FileNotFoundError`` naming ``what`` and ``path`` if ``path`` is not a file."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{what} not found: {path}')
 
 
 def build_sam_predictor(sam_type: str, checkpoint: str, device: str = 'cpu') -> SamPredictor:
@@ -282,18 +266,7 @@ def pipeline_border_radius(cfg: Config) -> Optional[int]:
 
 def plot_comparison(results: Dict[str, dict], title: str):
     """Bars of mIoU and boundary F1 per method."""
-    names = list(results)
-    x = np.arange(len(names))
-    figure, ax = plt.subplots(figsize=(1.6 * len(names) + 2, 4))
-    for offset, key, label in ((-0.2, 'mIoU', 'mIoU'), (0.2, 'mBF', 'boundary F1')):
-        bars = ax.bar(x + offset, [results[n][key] for n in names], width=0.4, label=label)
-        ax.bar_label(bars, fmt='%.1f', fontsize=7)
-    ax.set_xticks(x, names, rotation=15)
-    ax.set_ylabel('%')
-    ax.set_title(title)
-    ax.legend(fontsize=8)
-    figure.tight_layout()
-    return figure
+    return plot_metric_bars(results, title, rotation=15)
 
 
 def compare(args: argparse.Namespace, predictor: SamPredictor) -> dict:
@@ -308,14 +281,8 @@ def compare(args: argparse.Namespace, predictor: SamPredictor) -> dict:
     """
     require_file(args.config, 'ResidualRefiner config')
     require_file(args.checkpoint, 'ResidualRefiner checkpoint')
-    if args.segrefiner_config:
-        require_file(args.segrefiner_config, 'SegRefiner config')
-        require_file(args.segrefiner_checkpoint, 'SegRefiner checkpoint')
-    if not MMLogger.check_instance_created('sam_compare'):  # quiet the metric tables
-        MMLogger.get_instance('sam_compare', log_level='WARNING')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    require_segrefiner_files(args)
+    cfg = load_study_config(args.config, args.cfg_options, 'sam_compare')
     model = init_refiner(cfg, args.checkpoint, device=args.device)
     num_steps = args.num_steps or model.test_cfg.num_steps
     t_level = args.t_level if args.t_level is not None else model.test_cfg.t_level
@@ -357,28 +324,25 @@ def compare(args: argparse.Namespace, predictor: SamPredictor) -> dict:
     table = results_table(results)
     print('\n' + table)
     figure = plot_comparison(results, f'SAM ({args.box_source} boxes) vs. UNet and refiners')
-    paths = save_study(args.out, 'sam_compare', table,
-                       dict(config=args.config, checkpoint=args.checkpoint,
-                            sam_type=args.sam_type, sam_checkpoint=args.sam_checkpoint,
-                            box_source=args.box_source, border_radius=border_radius,
-                            num_steps=num_steps, t_level=t_level, bound_th=args.bound_th,
-                            results=results), figure)
-    plt.close(figure)
-    print('written: ' + ', '.join(paths.values()) + f', {osp.join(args.out, "overlays")}/')
+    write_study(args.out, 'sam_compare', table,
+                dict(config=args.config, checkpoint=args.checkpoint, sam_type=args.sam_type,
+                     sam_checkpoint=args.sam_checkpoint, box_source=args.box_source,
+                     border_radius=border_radius, num_steps=num_steps, t_level=t_level,
+                     bound_th=args.bound_th, results=results), figure,
+                also_written=[osp.join(args.out, 'overlays') + '/'])
     return results
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Check the inputs, build the SAM predictor and :func:`compare`."""
+    require_file(args.config, 'ResidualRefiner config')
+    require_file(args.checkpoint, 'ResidualRefiner checkpoint')
+    return compare(args, build_sam_predictor(args.sam_type, args.sam_checkpoint, args.device))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point; returns the process exit code."""
-    args = parse_args(argv)
-    try:
-        require_file(args.config, 'ResidualRefiner config')
-        require_file(args.checkpoint, 'ResidualRefiner checkpoint')
-        compare(args, build_sam_predictor(args.sam_type, args.sam_checkpoint, args.device))
-    except FileNotFoundError as error:
-        print(f'error: {error}', file=sys.stderr)
-        return 1
-    return 0
+    return study_main(run, parse_args, argv)
 
 
 if __name__ == '__main__':

@@ -9,7 +9,7 @@
   :func:`segmentor_method`, :func:`residual_refiner_method` and :func:`segrefiner_method`
   make the usual methods; :func:`results_table` and :func:`save_study` write the results.
   ``scripts/ablation.py``, ``scripts/runtime_quality.py`` and ``scripts/sam_compare.py`` are
-  built on these.
+  built on these (their shared command-line plumbing: :mod:`segrefiner.apis.study_cli`).
 """
 import copy
 import io
