@@ -1,4 +1,5 @@
-"""Object-centred crop (SegRefiner's ``LoadObjectData``, ``segrefiner.md`` §5.2)."""
+"""Object-centred crop (SegRefiner's ``LoadObjectData``, ``segrefiner.md`` §5.2), and
+:func:`apply_crop`, which every crop transform uses to apply its box."""
 from typing import Tuple
 
 import numpy as np
@@ -7,6 +8,25 @@ from mmcv.transforms.utils import cache_randomness
 from mmseg.registry import TRANSFORMS
 
 from .coarse_mask import BBox, mask_bbox
+
+
+def apply_crop(results: dict, box: BBox) -> dict:
+    """Crop ``img`` and every key of ``seg_fields`` to ``box`` (in place).
+
+    Args:
+        results (dict): pipeline result dict.
+        box (tuple[int, int, int, int]): ``(x1, y1, x2, y2)``, exclusive ``x2, y2``.
+
+    Returns:
+        dict: ``results`` with ``img_shape`` and ``crop_bbox`` set.
+    """
+    x1, y1, x2, y2 = box
+    results['img'] = results['img'][y1:y2, x1:x2, ...]
+    for key in results.get('seg_fields', []):
+        results[key] = results[key][y1:y2, x1:x2, ...]
+    results['img_shape'] = results['img'].shape[:2]
+    results['crop_bbox'] = (x1, y1, x2, y2)
+    return results
 
 
 def _crop_span(low: int, high: int, size: int, pad: int, random_shift: bool) -> Tuple[int, int]:
@@ -104,13 +124,7 @@ class ObjectCrop(BaseTransform):
         Returns:
             dict: the cropped results with ``img_shape`` and ``crop_bbox`` set.
         """
-        x1, y1, x2, y2 = self.crop_bbox(results)
-        results['img'] = results['img'][y1:y2, x1:x2, ...]
-        for key in results.get('seg_fields', []):
-            results[key] = results[key][y1:y2, x1:x2, ...]
-        results['img_shape'] = results['img'].shape[:2]
-        results['crop_bbox'] = (x1, y1, x2, y2)
-        return results
+        return apply_crop(results, self.crop_bbox(results))
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(pad={self.pad}, '

@@ -8,25 +8,7 @@ from mmcv.transforms.utils import cache_randomness
 from mmseg.registry import TRANSFORMS
 
 from .coarse_mask import BBox
-
-
-def apply_crop(results: dict, box: BBox) -> dict:
-    """Crop ``img`` and every key of ``seg_fields`` to ``box`` (in place).
-
-    Args:
-        results (dict): pipeline result dict.
-        box (tuple[int, int, int, int]): ``(x1, y1, x2, y2)``, exclusive ``x2, y2``.
-
-    Returns:
-        dict: ``results`` with ``img_shape`` and ``crop_bbox`` set.
-    """
-    x1, y1, x2, y2 = box
-    results['img'] = results['img'][y1:y2, x1:x2, ...]
-    for key in results.get('seg_fields', []):
-        results[key] = results[key][y1:y2, x1:x2, ...]
-    results['img_shape'] = results['img'].shape[:2]
-    results['crop_bbox'] = (x1, y1, x2, y2)
-    return results
+from .crop import apply_crop
 
 
 def mixed_windows(mask: np.ndarray, side: int) -> np.ndarray:

@@ -5,7 +5,7 @@ from mmcv.transforms.utils import cache_randomness
 from mmseg.registry import TRANSFORMS
 
 from .coarse_mask import BBox, mask_bbox
-from .patch_crop import apply_crop
+from .crop import apply_crop
 
 
 @TRANSFORMS.register_module()
