@@ -6,7 +6,6 @@ that rasterise to nothing.
 """
 from typing import List, Optional, Sequence, Union
 
-import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmseg.datasets.transforms import LoadAnnotations
@@ -14,7 +13,7 @@ from mmseg.registry import TRANSFORMS
 from pycocotools import mask as mask_utils
 
 from .border_class import add_border_class
-from .loading import _read_bytes, add_seg_field
+from .loading import _decode_image, _read_bytes, add_seg_field
 
 #: A COCO ``segmentation``: polygons (list of flat xy lists) or an RLE dict.
 Segmentation = Union[List[List[float]], dict]
@@ -70,13 +69,8 @@ class LoadCheckedAnnotations(LoadAnnotations):
     def _load_seg_map(self, results: dict) -> None:
         path = results['seg_map_path']
         data = _read_bytes(path, 'annotation', self.backend_args)
-        try:
-            label = mmcv.imfrombytes(data, flag='unchanged', backend=self.imdecode_backend)
-        except Exception as error:
-            raise ValueError(f'annotation file {path} is not a readable image ({error})') from error
-        if label is None or label.size == 0:
-            raise ValueError(f'annotation file {path} is not a readable image')
-        label = label.squeeze()
+        label = _decode_image(data, f'annotation file {path}', 'unchanged',
+                              self.imdecode_backend).squeeze()
         if label.ndim != 2:
             raise ValueError(f'annotation file {path} must hold a single-channel label map, '
                              f'got shape {label.shape}')

@@ -27,6 +27,18 @@ def _read_bytes(path: str, what: str, backend_args: Optional[dict]) -> bytes:
     return fileio.get(path, backend_args=backend_args)
 
 
+def _decode_image(data: bytes, name: str, flag: str, backend: str) -> np.ndarray:
+    """``mmcv.imfrombytes``; ``ValueError`` '``name`` is not a readable image' if the bytes do
+    not decode to a non-empty image."""
+    try:
+        image = mmcv.imfrombytes(data, flag=flag, backend=backend)
+    except Exception as error:
+        raise ValueError(f'{name} is not a readable image ({error})') from error
+    if image is None or image.size == 0:
+        raise ValueError(f'{name} is not a readable image')
+    return image
+
+
 def read_binary_mask(path: str,
                      backend_args: Optional[dict] = None,
                      imdecode_backend: str = 'pillow',
@@ -52,12 +64,7 @@ def read_binary_mask(path: str,
         ValueError: the file is not a readable image.
     """
     data = _read_bytes(path, what, backend_args)
-    try:
-        mask = mmcv.imfrombytes(data, flag='unchanged', backend=imdecode_backend)
-    except Exception as error:
-        raise ValueError(f'{what} file {path} is not a readable image ({error})') from error
-    if mask is None or mask.size == 0:
-        raise ValueError(f'{what} file {path} is not a readable image')
+    mask = _decode_image(data, f'{what} file {path}', 'unchanged', imdecode_backend)
     if mask.ndim == 3:
         mask = mask[..., :3].max(axis=2)
     threshold = 1 if mask.max() <= 1 else 128
@@ -106,14 +113,7 @@ class LoadRefineImageFromFile(LoadImageFromFile):
         filename = results['img_path']
         try:
             img_bytes = _read_bytes(filename, 'image', self.backend_args)
-            try:
-                img = mmcv.imfrombytes(
-                    img_bytes, flag=self.color_type, backend=self.imdecode_backend)
-            except Exception as error:
-                raise ValueError(
-                    f'{filename} is not a readable image ({error})') from error
-            if img is None or img.size == 0:
-                raise ValueError(f'{filename} is not a readable image')
+            img = _decode_image(img_bytes, filename, self.color_type, self.imdecode_backend)
         except (FileNotFoundError, ValueError):
             if self.ignore_empty:
                 return None
