@@ -7,8 +7,8 @@ from mmengine.logging import MMLogger, print_log
 from mmseg.registry import METRICS
 
 from ..functional.boundary_fmeasure import bound_pixels, counts_from_masks, f_measure_array
-from .utils import (check_shape, class_names, get_label_map, make_table, percent,
-                    present_classes, tolerance_tag)
+from .utils import (check_aggregation, check_shape, class_names, get_label_map, make_table,
+                    percent, present_classes, selected_classes, tolerance_tag, void_mask)
 
 
 @METRICS.register_module()
@@ -68,20 +68,13 @@ class BoundaryF1Metric(BaseMetric):
             raise ValueError('bound_th must not be empty')
         for t in self.bound_ths:
             bound_pixels(t, (1, 1))  # validates
-        if aggregation not in ('image', 'pooled'):
-            raise ValueError(f"aggregation must be 'image' or 'pooled', got {aggregation!r}")
+        check_aggregation(aggregation)
         self.ignore_index = ignore_index
         self.class_ids = None if class_ids is None else [int(c) for c in class_ids]
         self.aggregation = aggregation
 
     def _classes(self) -> List[int]:
-        names = class_names(self.dataset_meta, type(self).__name__)
-        if self.class_ids is None:
-            return list(range(len(names)))
-        bad = [c for c in self.class_ids if not 0 <= c < len(names)]
-        if bad:
-            raise ValueError(f'class_ids {bad} are not classes of the dataset ({len(names)})')
-        return self.class_ids
+        return selected_classes(self.dataset_meta, self.class_ids, type(self).__name__)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         """Append, per sample, an int64 array (classes, tolerances, 4) of boundary counts."""
@@ -91,9 +84,7 @@ class BoundaryF1Metric(BaseMetric):
             pred = get_label_map(sample, 'pred_sem_seg')
             gt = get_label_map(sample, 'gt_sem_seg')
             check_shape(pred, gt, 'pred_sem_seg')
-            void = gt == self.ignore_index if self.ignore_index is not None else None
-            if void is not None and not void.any():
-                void = None
+            void = void_mask(gt, self.ignore_index)
             # a superset is enough: a class only under void pixels gets zero counts
             present = present_classes([pred, gt], n_cls)
             radii = [bound_pixels(t, gt.shape) for t in self.bound_ths]

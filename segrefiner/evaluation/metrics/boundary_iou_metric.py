@@ -7,8 +7,8 @@ from mmengine.logging import MMLogger, print_log
 from mmseg.registry import METRICS
 
 from ..functional.mask_boundary import boundary_intersection_union
-from .utils import (check_shape, class_names, get_label_map, make_table, percent,
-                    present_classes)
+from .utils import (check_aggregation, class_names, get_label_map, make_table, percent,
+                    present_classes, refined_and_coarse, selected_classes, void_mask)
 
 
 @METRICS.register_module()
@@ -52,21 +52,14 @@ class BoundaryIoUMetric(BaseMetric):
                  prefix: Optional[str] = None,
                  **kwargs) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
-        if aggregation not in ('image', 'pooled'):
-            raise ValueError(f"aggregation must be 'image' or 'pooled', got {aggregation!r}")
+        check_aggregation(aggregation)
         self.dilation_ratio = dilation_ratio
         self.ignore_index = ignore_index
         self.class_ids = None if class_ids is None else [int(c) for c in class_ids]
         self.aggregation = aggregation
 
     def _classes(self) -> List[int]:
-        names = class_names(self.dataset_meta, type(self).__name__)
-        if self.class_ids is None:
-            return list(range(len(names)))
-        bad = [c for c in self.class_ids if not 0 <= c < len(names)]
-        if bad:
-            raise ValueError(f'class_ids {bad} are not classes of the dataset ({len(names)})')
-        return self.class_ids
+        return selected_classes(self.dataset_meta, self.class_ids, type(self).__name__)
 
     def _counts(self, label: np.ndarray, gt: np.ndarray, void, classes) -> np.ndarray:
         present = present_classes([label, gt], max(classes) + 1)
@@ -82,19 +75,11 @@ class BoundaryIoUMetric(BaseMetric):
         classes = self._classes()
         for sample in data_samples:
             gt = get_label_map(sample, 'gt_sem_seg')
-            void = None
-            if self.ignore_index is not None:
-                void = gt == self.ignore_index
-                if not void.any():
-                    void = None
-            entry = {}
-            for kind, key in (('refined', 'pred_sem_seg'), ('coarse', 'coarse_sem_seg')):
-                label = get_label_map(sample, key, required=kind == 'refined')
-                if label is not None:
-                    check_shape(label, gt, key)
-                    label = self._counts(label, gt, void, classes)
-                entry[kind] = label
-            self.results.append(entry)
+            void = void_mask(gt, self.ignore_index)
+            self.results.append({
+                kind: None if label is None else self._counts(label, gt, void, classes)
+                for kind, label in refined_and_coarse(sample, gt).items()
+            })
 
     def _per_class(self, counts: np.ndarray) -> np.ndarray:
         inter, union = counts[..., 0], counts[..., 1]  # (N, C)

@@ -10,7 +10,7 @@ from ..functional.boundary_acc import band_accuracies, boundary_bands
 from ..functional.boundary_fmeasure import bound_pixels, counts_from_masks, f_measure_array
 from ..functional.overlap import intersection_union
 from ..functional.utils import binarize
-from .utils import check_shape, get_label_map, make_table, nanmean, percent
+from .utils import get_label_map, make_table, nanmean, percent, refined_and_coarse, void_mask
 
 #: Fields of the per-image statistics (one row per image and mask kind).
 STATS = ('inter', 'union', 'mba', 'bf_matched_pred', 'bf_n_pred', 'bf_matched_gt', 'bf_n_gt')
@@ -80,25 +80,17 @@ class RefineMetric(BaseMetric):
         """Append ``{'refined': stats, 'coarse': stats or None}`` per sample (see ``STATS``)."""
         for sample in data_samples:
             gt_label = get_label_map(sample, 'gt_sem_seg')
-            void = None
-            if self.ignore_index is not None:
-                void = gt_label == self.ignore_index
-                if not void.any():
-                    void = None
+            void = void_mask(gt_label, self.ignore_index)
             gt = gt_label != 0
             if void is not None:
                 gt &= ~void
             bands = boundary_bands(gt)
             radius = bound_pixels(self.bound_th, gt.shape)
-            entry = {}
-            for kind, key in (('refined', 'pred_sem_seg'), ('coarse', 'coarse_sem_seg')):
-                label = get_label_map(sample, key, required=kind == 'refined')
-                if label is None:
-                    entry[kind] = None
-                    continue
-                check_shape(label, gt_label, key)
-                entry[kind] = self._stats(binarize(label), gt, void, bands, radius)
-            self.results.append(entry)
+            self.results.append({
+                kind: None if label is None else self._stats(binarize(label), gt, void, bands,
+                                                             radius)
+                for kind, label in refined_and_coarse(sample, gt_label).items()
+            })
 
     def _summary(self, stats: np.ndarray) -> Dict[str, float]:
         inter, union, mba = stats[:, 0], stats[:, 1], stats[:, 2]

@@ -1,5 +1,5 @@
 """Helpers shared by the metrics: reading label maps from data samples, tables, percentages."""
-from typing import Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 from prettytable import PrettyTable
@@ -30,6 +30,28 @@ def check_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str = 'gt_sem
         raise ValueError(f'{name_a} has shape {tuple(a.shape)} but {name_b} has shape '
                          f'{tuple(b.shape)}; metrics compare them pixel by pixel, so they must '
                          f'be at the same resolution')
+
+
+def void_mask(gt: np.ndarray, ignore_index: Optional[int]) -> Optional[np.ndarray]:
+    """Bool mask of the GT's void pixels (``gt == ignore_index``); None when there are none
+    (or ``ignore_index`` is None), so callers can skip the masking."""
+    if ignore_index is None:
+        return None
+    void = gt == ignore_index
+    return void if void.any() else None
+
+
+def refined_and_coarse(sample, gt: np.ndarray) -> Dict[str, Optional[np.ndarray]]:
+    """The label maps a refinement metric scores: ``{'refined': pred_sem_seg, 'coarse':
+    coarse_sem_seg}`` of ``sample``; the prediction is required, the coarse input optional
+    (None when absent). Each must have the shape of ``gt`` (:func:`check_shape`)."""
+    maps = {}
+    for kind, key in (('refined', 'pred_sem_seg'), ('coarse', 'coarse_sem_seg')):
+        label = get_label_map(sample, key, required=kind == 'refined')
+        if label is not None:
+            check_shape(label, gt, key)
+        maps[kind] = label
+    return maps
 
 
 def present_classes(label_maps: Iterable[np.ndarray], num_classes: int) -> np.ndarray:
@@ -79,3 +101,22 @@ def class_names(dataset_meta: Optional[dict], metric: str) -> List[str]:
         raise ValueError(f'{metric} needs dataset_meta["classes"] (set by the Runner from the '
                          f'dataset, or assign metric.dataset_meta yourself)')
     return list(dataset_meta['classes'])
+
+
+def selected_classes(dataset_meta: Optional[dict], class_ids: Optional[List[int]],
+                     metric: str) -> List[int]:
+    """The class ids a metric scores: ``class_ids``, checked against the dataset's classes,
+    or all of them when None."""
+    names = class_names(dataset_meta, metric)
+    if class_ids is None:
+        return list(range(len(names)))
+    bad = [c for c in class_ids if not 0 <= c < len(names)]
+    if bad:
+        raise ValueError(f'class_ids {bad} are not classes of the dataset ({len(names)})')
+    return class_ids
+
+
+def check_aggregation(aggregation: str) -> None:
+    """``ValueError`` unless ``aggregation`` is ``'image'`` or ``'pooled'``."""
+    if aggregation not in ('image', 'pooled'):
+        raise ValueError(f"aggregation must be 'image' or 'pooled', got {aggregation!r}")
