@@ -6,6 +6,8 @@ import mmengine.fileio as fileio
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
+from .utils import require_path
+
 #: The DIS-5K evaluation sets.
 DIS_SETS = ('DIS-TE1', 'DIS-TE2', 'DIS-TE3', 'DIS-TE4', 'DIS-VD')
 
@@ -65,11 +67,6 @@ class DISDataset(BaseSegDataset):
     def _path(self, *parts: str) -> str:
         return osp.join(self.data_root or '', *parts)
 
-    def _check_exists(self, path: str, what: str, folder: bool = False) -> None:
-        exists = fileio.isdir if folder else fileio.exists
-        if not exists(path, backend_args=self.backend_args):
-            raise FileNotFoundError(f'{what} not found: {path}')
-
     def load_data_list(self) -> List[dict]:
         """List every set's images with their GT and coarse masks.
 
@@ -82,10 +79,11 @@ class DISDataset(BaseSegDataset):
             img_dir = self._path(dis_set, self.img_dir)
             seg_dir = None if self.seg_map_dir is None else self._path(dis_set, self.seg_map_dir)
             coarse_dir = self._path(self.coarse_root, dis_set)
-            self._check_exists(img_dir, f'{dis_set} image folder', folder=True)
+            require_path(img_dir, f'{dis_set} image folder', self.backend_args, folder=True)
             if seg_dir is not None:
-                self._check_exists(seg_dir, f'{dis_set} GT folder', folder=True)
-            self._check_exists(coarse_dir, f'{dis_set} coarse mask folder', folder=True)
+                require_path(seg_dir, f'{dis_set} GT folder', self.backend_args, folder=True)
+            require_path(coarse_dir, f'{dis_set} coarse mask folder', self.backend_args,
+                         folder=True)
             files = sorted(fileio.list_dir_or_file(
                 img_dir, list_dir=False, suffix=self.img_suffix, recursive=False,
                 backend_args=self.backend_args))
@@ -101,11 +99,11 @@ class DISDataset(BaseSegDataset):
                     label_map=self.label_map,
                     reduce_zero_label=self.reduce_zero_label,
                     seg_fields=[])
-                self._check_exists(info['coarse_path'],
-                                   f'coarse mask file for image {info["img_path"]}')
+                require_path(info['coarse_path'], f'coarse mask file for image {info["img_path"]}',
+                             self.backend_args)
                 if seg_dir is not None:
                     info['seg_map_path'] = osp.join(seg_dir, name + self.seg_map_suffix)
-                    self._check_exists(info['seg_map_path'],
-                                       f'GT mask file for image {info["img_path"]}')
+                    require_path(info['seg_map_path'],
+                                 f'GT mask file for image {info["img_path"]}', self.backend_args)
                 data_list.append(info)
         return data_list

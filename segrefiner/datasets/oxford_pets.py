@@ -3,9 +3,10 @@ import os.path as osp
 from typing import Dict, List, Optional
 
 import mmengine
-import mmengine.fileio as fileio
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
+
+from .utils import require_path
 
 
 @DATASETS.register_module()
@@ -85,11 +86,6 @@ class OxfordPetsDataset(BaseSegDataset):
             return dict(self.TRIMAP_TO_CLASS)
         return {raw: self.label_map[cls] for raw, cls in self.TRIMAP_TO_CLASS.items()}
 
-    def _check_exists(self, path: str, what: str, folder: bool = False) -> None:
-        exists = fileio.isdir if folder else fileio.exists
-        if not exists(path, backend_args=self.backend_args):
-            raise FileNotFoundError(f'{what} not found: {path}')
-
     def _parse_line(self, line: str, lineno: int) -> Optional[dict]:
         """``dict(name, pet_class_id, species, breed_id)`` of a split-file line, or None."""
         line = line.strip()
@@ -116,9 +112,9 @@ class OxfordPetsDataset(BaseSegDataset):
         """
         img_dir = self.data_prefix.get('img_path', '')
         ann_dir = self.data_prefix.get('seg_map_path', '')
-        self._check_exists(self.ann_file, 'Oxford-IIIT Pets split file')
-        self._check_exists(img_dir, 'image folder', folder=True)
-        self._check_exists(ann_dir, 'trimap folder', folder=True)
+        require_path(self.ann_file, 'Oxford-IIIT Pets split file', self.backend_args)
+        require_path(img_dir, 'image folder', self.backend_args, folder=True)
+        require_path(ann_dir, 'trimap folder', self.backend_args, folder=True)
         label_map = self._trimap_label_map()
         data_list = []
         lines = mmengine.list_from_file(self.ann_file, backend_args=self.backend_args)
@@ -129,8 +125,9 @@ class OxfordPetsDataset(BaseSegDataset):
             name = entry.pop('name')
             img_path = osp.join(img_dir, name + self.img_suffix)
             seg_map_path = osp.join(ann_dir, name + self.seg_map_suffix)
-            self._check_exists(img_path, f'image of {self.ann_file}:{lineno}')
-            self._check_exists(seg_map_path, f'trimap of {self.ann_file}:{lineno}')
+            require_path(img_path, f'image of {self.ann_file}:{lineno}', self.backend_args)
+            require_path(seg_map_path, f'trimap of {self.ann_file}:{lineno}',
+                         self.backend_args)
             data_list.append(dict(img_path=img_path, seg_map_path=seg_map_path,
                                   label_map=label_map, reduce_zero_label=False, seg_fields=[],
                                   **entry))

@@ -2,9 +2,10 @@
 import os.path as osp
 from typing import List
 
-import mmengine.fileio as fileio
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
+
+from .utils import require_path
 
 
 @DATASETS.register_module()
@@ -54,11 +55,6 @@ class RefineFolderDataset(BaseSegDataset):
             seg_map_suffix=seg_map_suffix,
             **kwargs)
 
-    def _check_exists(self, path: str, what: str, folder: bool = False) -> None:
-        exists = fileio.isdir if folder else fileio.exists
-        if not exists(path, backend_args=self.backend_args):
-            raise FileNotFoundError(f'{what} not found: {path}')
-
     def load_data_list(self) -> List[dict]:
         """Pair images with their GT and coarse masks and check that all files exist.
 
@@ -72,9 +68,9 @@ class RefineFolderDataset(BaseSegDataset):
                    ('coarse mask folder', coarse_dir))
         for what, folder in folders:
             if folder is not None:
-                self._check_exists(folder, what, folder=True)
+                require_path(folder, what, self.backend_args, folder=True)
         if self.ann_file:
-            self._check_exists(self.ann_file, 'annotation (split) file')
+            require_path(self.ann_file, 'annotation (split) file', self.backend_args)
 
         data_list = super().load_data_list()
         if not data_list:
@@ -86,9 +82,10 @@ class RefineFolderDataset(BaseSegDataset):
             if coarse_dir is not None:
                 name = info['img_path'][name_start:-len(self.img_suffix)]
                 info['coarse_path'] = osp.join(coarse_dir, name + self.coarse_suffix)
-            self._check_exists(info['img_path'], 'image file')
+            require_path(info['img_path'], 'image file', self.backend_args)
             for key, what in (('seg_map_path', 'GT mask file'),
                               ('coarse_path', 'coarse mask file')):
                 if key in info:
-                    self._check_exists(info[key], f'{what} for image {info["img_path"]}')
+                    require_path(info[key], f'{what} for image {info["img_path"]}',
+                                 self.backend_args)
         return data_list
