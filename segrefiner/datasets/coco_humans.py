@@ -9,6 +9,8 @@ import numpy as np
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
+from .utils import check_coco_lists, coco_images, require_path
+
 
 @DATASETS.register_module()
 class COCOHumansDataset(BaseSegDataset):
@@ -77,17 +79,13 @@ class COCOHumansDataset(BaseSegDataset):
                          **kwargs)
 
     def _read_json(self) -> dict:
-        if not fileio.exists(self.ann_file, backend_args=self.backend_args):
-            raise FileNotFoundError(f'COCO instances file not found: {self.ann_file}')
+        require_path(self.ann_file, 'COCO instances file', self.backend_args)
         try:
             data = json.loads(fileio.get_text(self.ann_file, backend_args=self.backend_args))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise ValueError(f'{self.ann_file} is not valid JSON ({error})') from error
-        missing = [k for k in ('images', 'annotations', 'categories')
-                   if not isinstance(data, dict) or not isinstance(data.get(k), list)]
-        if missing:
-            raise ValueError(f'{self.ann_file} is not a COCO instances file: no list '
-                             f'{missing} at the top level')
+        check_coco_lists(data, ('images', 'annotations', 'categories'), self.ann_file,
+                         'COCO instances file')
         person = [c for c in data['categories']
                   if isinstance(c, dict) and c.get('id') == self.PERSON_CATEGORY_ID]
         if not person or person[0].get('name') != 'person':
@@ -134,28 +132,17 @@ class COCOHumansDataset(BaseSegDataset):
             list[dict]: one dict per image, sorted by image id.
         """
         img_dir = self.data_prefix.get('img_path', '')
-        if not fileio.isdir(img_dir, backend_args=self.backend_args):
-            raise FileNotFoundError(f'image folder not found: {img_dir}')
+        require_path(img_dir, 'image folder', self.backend_args, folder=True)
         data = self._read_json()
-        images = {}
-        for index, image in enumerate(data['images']):
-            try:
-                images[image['id']] = dict(file_name=image['file_name'],
-                                           height=int(image['height']),
-                                           width=int(image['width']))
-            except (KeyError, TypeError, ValueError) as error:
-                raise ValueError(f'{self.ann_file}: image #{index} is not a COCO image entry '
-                                 f'(needs id, file_name, height, width; '
-                                 f'{type(error).__name__}: {error})') from None
+        images = coco_images(data, self.ann_file)
         people = self._person_annotations(data, images)
         with_people = sorted(i for i, p in people.items() if p['person'])
         data_list = []
         for image_id in self._split_ids(with_people):
             image = images[image_id]
             img_path = osp.join(img_dir, image['file_name'])
-            if not fileio.exists(img_path, backend_args=self.backend_args):
-                raise FileNotFoundError(f'image of {self.ann_file} (id {image_id}) not found: '
-                                        f'{img_path}')
+            require_path(img_path, f'image of {self.ann_file} (id {image_id})',
+                         self.backend_args)
             data_list.append(dict(
                 img_path=img_path, img_id=image_id, height=image['height'],
                 width=image['width'], ann_file=self.ann_file,

@@ -10,6 +10,7 @@ from mmengine.utils import is_abs
 from mmseg.registry import DATASETS
 
 from ..evaluation.instance.coco_results import load_json, load_results, segmentation_to_rle
+from .utils import check_coco_lists, coco_images, require_path
 
 
 @DATASETS.register_module()
@@ -66,21 +67,8 @@ class CocoRefineDataset(CocoDataset):
     def _read_annotations(self) -> Dict[int, dict]:
         """Images by id from ``ann_file``; sets ``cat_ids``, ``cat2label`` and the metainfo."""
         data = load_json(self.ann_file, 'COCO annotation file', self.backend_args)
-        missing = [k for k in ('images', 'categories')
-                   if not isinstance(data, dict) or not isinstance(data.get(k), list)]
-        if missing:
-            raise ValueError(f'{self.ann_file} is not a COCO annotation file: no list '
-                             f'{missing} at the top level')
-        images = {}
-        for index, image in enumerate(data['images']):
-            try:
-                images[image['id']] = dict(file_name=image['file_name'],
-                                           height=int(image['height']),
-                                           width=int(image['width']))
-            except (KeyError, TypeError, ValueError) as error:
-                raise ValueError(f'{self.ann_file}: image #{index} is not a COCO image entry '
-                                 f'(needs id, file_name, height, width; '
-                                 f'{type(error).__name__}: {error})') from None
+        check_coco_lists(data, ('images', 'categories'), self.ann_file, 'COCO annotation file')
+        images = coco_images(data, self.ann_file)
         try:
             categories = sorted((c['id'], c['name']) for c in data['categories'])
         except (KeyError, TypeError) as error:
@@ -125,9 +113,8 @@ class CocoRefineDataset(CocoDataset):
         for image_id in sorted(per_image):
             image = images[image_id]
             img_path = osp.join(self.data_prefix['img'], image['file_name'])
-            if not fileio.exists(img_path, backend_args=self.backend_args):
-                raise FileNotFoundError(f'image of {self.ann_file} (id {image_id}) not found: '
-                                        f'{img_path}')
+            require_path(img_path, f'image of {self.ann_file} (id {image_id})',
+                         self.backend_args)
             data_list.append(dict(
                 img_path=img_path, img_id=image_id, height=image['height'],
                 width=image['width'], ann_file=self.ann_file, coarse_file=self.coarse_file,
