@@ -6,17 +6,9 @@ import torch
 from mmengine.config import Config
 
 from segrefiner.apis import init_refiner, refine
+from tiny_models import tiny_refiner_cfg
 
-TINY_MODEL = dict(
-    type='Refiner',
-    data_preprocessor=dict(type='RefineDataPreProcessor', mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-    decode_head=dict(
-        type='DiscreteDiffusionHead',
-        denoiser=dict(type='DenoiseUNet', model_channels=16, num_res_blocks=1,
-                      channel_mult=(1, 2), attention_strides=(2, ), num_heads=2,
-                      norm_groups=8)),
-    test_cfg=dict(model_size=32))
+TINY_MODEL = tiny_refiner_cfg()
 
 
 @pytest.fixture

@@ -12,19 +12,11 @@ from mmseg.structures import SegDataSample
 from segrefiner.apis import (SemanticScorer, build_test_dataset, evaluate_methods,
                              format_table, init_refiner, merge_class_probs, refine_label_map)
 from segrefiner.datasets import generate_synthetic_dataset
+from tiny_models import tiny_refiner_cfg
 
 TINY_UNET = str(Path(__file__).resolve().parents[2] / 'configs' / 'unet' /
                 'unet-tiny-s5-d16_fcn_1xb8-600_synthetic-3cls-96x96-cpu.py')
-TINY_REFINER = dict(
-    type='Refiner',
-    data_preprocessor=dict(type='RefineDataPreProcessor', mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-    decode_head=dict(
-        type='DiscreteDiffusionHead',
-        denoiser=dict(type='DenoiseUNet', model_channels=16, num_res_blocks=1,
-                      channel_mult=(1, 2), attention_strides=(2, ), num_heads=2,
-                      norm_groups=8)),
-    test_cfg=dict(model_size=32))
+TINY_REFINER = tiny_refiner_cfg()
 
 
 @pytest.fixture(scope='module')

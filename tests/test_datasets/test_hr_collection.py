@@ -10,11 +10,10 @@ from mmengine.runner import Runner
 from mmseg.registry import DATASETS, MODELS
 
 from hr_layouts import write_collection
+from tiny_models import TINY_DENOISER
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SHAPES = {'thin': {'t0': (300, 400)}, 'dis': {'d0': (280, 260), 'd1': (120, 90)}}
-TINY_DENOISER = dict(type='DenoiseUNet', model_channels=16, num_res_blocks=1,
-                     channel_mult=(1, 2), attention_strides=(2, ), num_heads=2, norm_groups=8)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """LVISRefineDataset + LoadRandomInstanceMask on LVIS v1 fixtures; the LR config trains on it."""
+import copy
 import json
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from mmengine.runner import Runner
 from mmseg.registry import DATASETS, TRANSFORMS
 
 from instance_layouts import annotation, polygon_mask, star_polygon, write_lvis
+from tiny_models import TINY_DENOISER
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPES = {9: (100, 120), 25: (90, 90), 30: (80, 100)}
@@ -125,9 +127,7 @@ def test_lr_config_trains(lvis_root, tmp_path):
     root, _ = lvis_root
     cfg = Config.fromfile(str(ROOT / 'configs/segrefiner/segrefiner_lr.py'))
     assert cfg.get('val_cfg') is None and cfg.get('val_dataloader') is None
-    cfg.model.decode_head.denoiser = dict(
-        type='DenoiseUNet', model_channels=16, num_res_blocks=1, channel_mult=(1, 2),
-        attention_strides=(2, ), num_heads=2, norm_groups=8)
+    cfg.model.decode_head.denoiser = copy.deepcopy(TINY_DENOISER)
     cfg.train_dataloader.update(batch_size=2, num_workers=0, persistent_workers=False)
     cfg.train_dataloader.dataset.data_root = str(root)
     resize = next(t for t in cfg.train_dataloader.dataset.pipeline if t.type == 'Resize')
