@@ -29,6 +29,26 @@ def apply_crop(results: dict, box: BBox) -> dict:
     return results
 
 
+class _BoxCrop(BaseTransform):
+    """Base of the crop transforms: :meth:`crop_bbox` picks the box, :func:`apply_crop` crops
+    ``img`` and every seg field to it."""
+
+    def crop_bbox(self, results: dict) -> BBox:
+        """The crop box ``(x1, y1, x2, y2)`` for ``results``, exclusive ``x2, y2``."""
+        raise NotImplementedError
+
+    def transform(self, results: dict) -> dict:
+        """Crop ``img`` and every seg field to :meth:`crop_bbox`.
+
+        Args:
+            results (dict): result dict.
+
+        Returns:
+            dict: the cropped results with ``img_shape`` and ``crop_bbox`` set.
+        """
+        return apply_crop(results, self.crop_bbox(results))
+
+
 def _crop_span(low: int, high: int, size: int, pad: int, random_shift: bool) -> Tuple[int, int]:
     """Crop interval along one axis that contains ``[low, high)``.
 
@@ -53,7 +73,7 @@ def _crop_span(low: int, high: int, size: int, pad: int, random_shift: bool) -> 
 
 
 @TRANSFORMS.register_module()
-class ObjectCrop(BaseTransform):
+class ObjectCrop(_BoxCrop):
     """Crop the image and all seg maps around the object, with a margin.
 
     The crop has size ``(box_h + pad, box_w + pad)`` (clipped to the image), where the box is
@@ -114,17 +134,6 @@ class ObjectCrop(BaseTransform):
         y1, y2 = _crop_span(box[1], box[3], h, self.pad, self.random_shift)
         x1, x2 = _crop_span(box[0], box[2], w, self.pad, self.random_shift)
         return x1, y1, x2, y2
-
-    def transform(self, results: dict) -> dict:
-        """Crop ``img`` and every seg field.
-
-        Args:
-            results (dict): result dict.
-
-        Returns:
-            dict: the cropped results with ``img_shape`` and ``crop_bbox`` set.
-        """
-        return apply_crop(results, self.crop_bbox(results))
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(pad={self.pad}, '

@@ -3,12 +3,11 @@ from typing import Tuple
 
 import cv2
 import numpy as np
-from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 from mmseg.registry import TRANSFORMS
 
 from .coarse_mask import BBox
-from .crop import apply_crop
+from .crop import _BoxCrop, apply_crop  # noqa: F401  (apply_crop: its former home)
 
 
 def mixed_windows(mask: np.ndarray, side: int) -> np.ndarray:
@@ -32,7 +31,7 @@ def mixed_windows(mask: np.ndarray, side: int) -> np.ndarray:
 
 
 @TRANSFORMS.register_module()
-class PatchCrop(BaseTransform):
+class PatchCrop(_BoxCrop):
     """Crop a random square patch at native resolution that holds the object's boundary.
 
     The patch is ``size``×``size`` pixels, no resizing. Its position is uniform over all
@@ -121,17 +120,6 @@ class PatchCrop(BaseTransform):
         else:
             y, x = np.random.randint(num_y), np.random.randint(num_x)
         return x, y, x + side, y + side
-
-    def transform(self, results: dict) -> dict:
-        """Crop ``img`` and every seg field to the patch.
-
-        Args:
-            results (dict): result dict.
-
-        Returns:
-            dict: the cropped results with ``img_shape`` and ``crop_bbox`` set.
-        """
-        return apply_crop(results, self.crop_bbox(results))
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(size={self.size}, small_ratio={self.small_ratio}, '

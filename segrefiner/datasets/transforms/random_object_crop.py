@@ -1,15 +1,14 @@
 """Object crop of HR training: the whole object plus random margins (``segrefiner.md`` §5.3)."""
 import numpy as np
-from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 from mmseg.registry import TRANSFORMS
 
 from .coarse_mask import BBox, mask_bbox
-from .crop import apply_crop
+from .crop import _BoxCrop
 
 
 @TRANSFORMS.register_module()
-class RandomObjectCrop(BaseTransform):
+class RandomObjectCrop(_BoxCrop):
     """Crop that holds the whole object, each side moved out by an independent random margin.
 
     With the object's tight box ``[bx1, bx2) × [by1, by2)`` in an image of size (H, W), the crop
@@ -63,17 +62,6 @@ class RandomObjectCrop(BaseTransform):
         x1, y1 = np.random.randint(bx1 + 1), np.random.randint(by1 + 1)
         x2, y2 = np.random.randint(bx2, w + 1), np.random.randint(by2, h + 1)
         return int(x1), int(y1), int(x2), int(y2)
-
-    def transform(self, results: dict) -> dict:
-        """Crop ``img`` and every seg field.
-
-        Args:
-            results (dict): result dict.
-
-        Returns:
-            dict: the cropped results with ``img_shape`` and ``crop_bbox`` set.
-        """
-        return apply_crop(results, self.crop_bbox(results))
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(mask_key={self.mask_key!r})'
