@@ -151,28 +151,6 @@ def merge_patches(global_prob: Tensor, patch_probs: Sequence[Tensor],
     return torch.where(count > 0, total / count.clamp(min=1), global_prob.float())
 
 
-def _reverse_process(model: Refiner, img: Tensor, coarse: Tensor, indices: Sequence[int],
-                     cfg: ConfigDict, generator: Optional[torch.Generator]
-                     ) -> Tuple[Tensor, Tensor]:
-    """The reverse process over ``indices`` in batches of ``cfg.batch_max``.
-
-    Returns:
-        tuple[Tensor, Tensor]: (N, 1, S, S) float32 probabilities and fine probabilities F.
-    """
-    if cfg.channels_last:
-        model.decode_head.denoiser.to(memory_format=torch.channels_last)
-        img = img.contiguous(memory_format=torch.channels_last)
-    probs, fine_probs = [], []
-    with model._inference_context(cfg, img.device):
-        for start in range(0, img.shape[0], cfg.batch_max):
-            prob, fine = model.decode_head.predict(img[start:start + cfg.batch_max],
-                                                   coarse[start:start + cfg.batch_max],
-                                                   indices, generator=generator)
-            probs.append(prob.float())
-            fine_probs.append(fine.float())
-    return torch.cat(probs), torch.cat(fine_probs)
-
-
 def _hr_cfg(cfg: ConfigDict, num_timesteps: int) -> ConfigDict:
     hr_cfg = ConfigDict(HR_DEFAULTS)
     hr_cfg.update(cfg)
@@ -261,8 +239,8 @@ def global_local_inference(model: Refiner,
     if refined:
         # global pass: every sample's whole image at size², batched
         views = [resize_global(images[i], masks[i], size, cfg.antialias) for i in refined]
-        global_probs, fine_probs = _reverse_process(
-            model, torch.cat([v[0] for v in views]), torch.cat([v[1] for v in views]),
+        global_probs, fine_probs = model.reverse_process(
+            torch.cat([v[0] for v in views]), torch.cat([v[1] for v in views]),
             global_indices, cfg, generator)
         # patch proposals on each sample's uncertain pixels
         global_masks, patches = {}, []
@@ -279,9 +257,9 @@ def global_local_inference(model: Refiner,
         for start in range(0, len(patches), cfg.batch_max):
             chunk = patches[start:start + cfg.batch_max]
             crops = [crop_patch(images[i], global_masks[i], box, size) for i, box in chunk]
-            probs, _ = _reverse_process(model, torch.cat([c[0] for c in crops]),
-                                        torch.cat([c[1] for c in crops]), local_indices,
-                                        cfg, generator)
+            probs, _ = model.reverse_process(torch.cat([c[0] for c in crops]),
+                                             torch.cat([c[1] for c in crops]), local_indices,
+                                             cfg, generator)
             for (i, box), prob in zip(chunk, probs):
                 side = box[2] - box[0]
                 if side != size:

@@ -1,6 +1,6 @@
 """``Refiner``: a segmentor that turns a coarse binary mask into a refined one."""
 import contextlib
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -124,10 +124,46 @@ class Refiner(BaseSegmentor):
             return contextlib.nullcontext()
         return torch.autocast(device_type=device.type, dtype=getattr(torch, cfg.autocast_dtype))
 
+    def reverse_process(self, img: Tensor, coarse: Tensor, indices: Sequence[int],
+                        cfg: OptConfigType = None,
+                        generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+        """The reverse process over ``indices`` on crops at the model size, in batches.
+
+        Batches of ``cfg.batch_max`` crops, under ``cfg.autocast_dtype`` and
+        ``cfg.channels_last`` (see the class docstring).
+
+        Args:
+            img (Tensor): (N, C, S, S) normalised image crops.
+            coarse (Tensor): (N, 1, S, S) 0/1 coarse crops.
+            indices (Sequence[int]): descending step indices.
+            cfg (dict, optional): test config (default ``self.test_cfg``).
+            generator (torch.Generator, optional): source of the reverse-process draws.
+
+        Returns:
+            tuple[Tensor, Tensor]: (N, 1, S, S) float32 foreground probabilities and
+            cumulative fine probabilities F.
+        """
+        cfg = self.test_cfg if cfg is None else cfg
+        if img.shape[0] == 0:
+            empty = img.new_zeros((0, 1) + img.shape[-2:], dtype=torch.float)
+            return empty, empty
+        if cfg.channels_last:
+            self.decode_head.denoiser.to(memory_format=torch.channels_last)
+            img = img.contiguous(memory_format=torch.channels_last)
+        probs, fine_probs = [], []
+        with self._inference_context(cfg, img.device):
+            for start in range(0, img.shape[0], cfg.batch_max):
+                prob, fine = self.decode_head.predict(img[start:start + cfg.batch_max],
+                                                      coarse[start:start + cfg.batch_max],
+                                                      indices, generator=generator)
+                probs.append(prob.float())
+                fine_probs.append(fine.float())
+        return torch.cat(probs), torch.cat(fine_probs)
+
     def refine_crops(self, img: Tensor, coarse: Tensor, steps: Optional[int] = None,
                      cfg: OptConfigType = None,
                      generator: Optional[torch.Generator] = None) -> Tensor:
-        """Run the reverse process on crops already at the model size.
+        """Refine crops already at the model size with the first ``steps`` reverse steps.
 
         Args:
             img (Tensor): (N, C, S, S) normalised image crops.
@@ -141,17 +177,7 @@ class Refiner(BaseSegmentor):
         """
         cfg = self.test_cfg if cfg is None else cfg
         indices = self.decode_head.diffusion.step_indices(steps or cfg.steps)
-        if cfg.channels_last:
-            self.decode_head.denoiser.to(memory_format=torch.channels_last)
-            img = img.contiguous(memory_format=torch.channels_last)
-        outputs = []
-        with self._inference_context(cfg, img.device):
-            for start in range(0, img.shape[0], cfg.batch_max):
-                probs, _ = self.decode_head.predict(img[start:start + cfg.batch_max],
-                                                    coarse[start:start + cfg.batch_max],
-                                                    indices, generator=generator)
-                outputs.append(probs.float())
-        return torch.cat(outputs) if outputs else img.new_zeros((0, 1) + img.shape[-2:])
+        return self.reverse_process(img, coarse, indices, cfg, generator)[0]
 
     # ----------------------------------------------------------------- mmseg interface
     def extract_feat(self, inputs: Tensor) -> Tensor:
