@@ -19,13 +19,12 @@ its box region of a boolean mask (no full-size float canvas per instance).
 from typing import List, Optional, Tuple
 
 import torch
-from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from mmseg.utils import SampleList
 from torch import Tensor
 
-from ..utils import crop_resize, mask_box
+from ..utils import crop_resize, mask_box, paste_region
 from ..utils.crop_paste import Box
 from .refiner import Refiner, register_inference_mode
 
@@ -42,12 +41,9 @@ def paste_mask(target: Tensor, prob: Tensor, box: Box, threshold: float) -> None
         box (tuple): (x1, y1, x2, y2), end-exclusive, in ``target``'s pixels.
         threshold (float): foreground threshold.
     """
-    height, width = target.shape
-    pasted, region = _do_paste_mask(prob[None].float(),
-                                    prob.new_tensor([box], dtype=torch.float), height, width,
-                                    skip_empty=True)
+    pasted, region = paste_region(prob, box, *target.shape)
     target.zero_()
-    target[region] = pasted[0] >= threshold
+    target[region] = pasted >= threshold
 
 
 def _instances(sample) -> InstanceData:

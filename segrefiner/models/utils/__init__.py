@@ -1,3 +1,3 @@
-from .crop_paste import crop_resize, mask_box, paste_prob
+from .crop_paste import crop_resize, mask_box, paste_prob, paste_region
 
-__all__ = ['crop_resize', 'mask_box', 'paste_prob']
+__all__ = ['crop_resize', 'mask_box', 'paste_prob', 'paste_region']

@@ -45,14 +45,25 @@ def crop_resize(img: Tensor, mask: Tensor, box: Box, size: Tuple[int, int]
     return img_crop, (mask_crop >= 0.5).to(img_crop.dtype)
 
 
-def paste_prob(prob: Tensor, box: Box, height: int, width: int) -> Tensor:
-    """Paste a (1, h, w) probability crop back into a (height, width) zero canvas.
+def paste_region(prob: Tensor, box: Box, height: int, width: int) -> Tuple[Tensor, tuple]:
+    """Resample a (1, h, w) probability crop into its box of a (height, width) image.
 
     Bilinear, with mmdet's mask paste (``grid_sample``, ``align_corners=False``), so it is the
     exact inverse geometry of :func:`crop_resize`.
+
+    Returns:
+        tuple[Tensor, tuple]: the float32 probabilities of the region around the box and the
+        (rows, cols) slices of that region in the image.
     """
     pasted, region = _do_paste_mask(prob[None].float(), prob.new_tensor([box], dtype=torch.float),
                                     height, width, skip_empty=True)
+    return pasted[0], region
+
+
+def paste_prob(prob: Tensor, box: Box, height: int, width: int) -> Tensor:
+    """Paste a (1, h, w) probability crop back into a (height, width) zero canvas
+    (:func:`paste_region`)."""
+    pasted, region = paste_region(prob, box, height, width)
     canvas = prob.new_zeros((height, width), dtype=torch.float)
-    canvas[region] = pasted[0]
+    canvas[region] = pasted
     return canvas
