@@ -30,7 +30,7 @@ setup(
     long_description=(ROOT / 'README.md').read_text() if (ROOT / 'README.md').exists() else '',
     long_description_content_type='text/markdown',
     license='Apache-2.0',
-    python_requires='>=3.9',
+    python_requires='>=3.10',
     packages=find_packages(include=['segrefiner', 'segrefiner.*']),
     install_requires=['torch==2.14.1', 'torchvision==0.29.1', 'mmcv==2.1.0'] +
     read_requirements('openmmlab.txt') + read_requirements('runtime.txt'),

@@ -18,7 +18,7 @@ model = dict(
                   channel_mult=(1, 2, 2, 4), attention_strides=(), norm_groups=8),
     diffusion=dict(type='GaussianDiffusion', num_timesteps=300),
     mode='full',
-    test_cfg=dict(num_steps=5, t_level=100))
+    test_cfg=dict(num_steps=5, t_level=150))
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',

@@ -8,7 +8,7 @@ from mmengine.config import ConfigDict
 from mmengine.structures import PixelData
 from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
+from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
 from ..utils import crop_resize, mask_box, paste_prob
@@ -197,7 +197,7 @@ class Refiner(BaseSegmentor):
         coarse = self.stack_field(data_samples, 'coarse_sem_seg')
         return self.decode_head.loss(inputs, gt, coarse)
 
-    def _forward(self, inputs: Tensor, data_samples: OptConfigType = None) -> Tensor:
+    def _forward(self, inputs: Tensor, data_samples: OptSampleList = None) -> Tensor:
         """One denoiser pass at the last index on the coarse mask (zeros without samples).
 
         Returns:
@@ -240,7 +240,12 @@ class Refiner(BaseSegmentor):
         prob = prob[None, None]
         meta = sample.metainfo
         if meta.get('flip', False):
-            prob = prob.flip(dims=(3, ) if meta.get('flip_direction') == 'horizontal' else (2, ))
+            dims = {'horizontal': (3, ), 'vertical': (2, ), 'diagonal': (2, 3)}
+            direction = meta.get('flip_direction')
+            if direction not in dims:
+                raise ValueError(f'unknown flip_direction {direction!r}: expected one of '
+                                 f'{sorted(dims)}')
+            prob = prob.flip(dims=dims[direction])
         ori_shape = tuple(meta.get('ori_shape', prob.shape[-2:]))
         if tuple(prob.shape[-2:]) != ori_shape:
             prob = F.interpolate(prob, size=ori_shape, mode='bilinear', align_corners=False)
