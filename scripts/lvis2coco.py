@@ -35,13 +35,15 @@ except ImportError:  # run from a checkout without installing the package
 from segrefiner.evaluation.instance import load_json  # noqa: E402
 from segrefiner.utils.io import write_bytes_atomic  # noqa: E402
 
-#: (COCO id, COCO name, LVIS synset) of the 80 COCO categories.
+#: (COCO id, COCO name, LVIS synset) of the 80 COCO categories: the LVIS API's
+#: ``data/coco_to_synset.json`` (lvis-api @ 7d7f07d; copy in ``tests/data/lvis/``, which the
+#: tests compare entry by entry).
 COCO_SYNSETS: Tuple[Tuple[int, str, str], ...] = (
     (1, 'person', 'person.n.01'), (2, 'bicycle', 'bicycle.n.01'), (3, 'car', 'car.n.01'),
     (4, 'motorcycle', 'motorcycle.n.01'), (5, 'airplane', 'airplane.n.01'),
     (6, 'bus', 'bus.n.01'), (7, 'train', 'train.n.01'), (8, 'truck', 'truck.n.01'),
     (9, 'boat', 'boat.n.01'), (10, 'traffic light', 'traffic_light.n.01'),
-    (11, 'fire hydrant', 'fireplug.n.01'), (13, 'stop sign', 'street_sign.n.01'),
+    (11, 'fire hydrant', 'fireplug.n.01'), (13, 'stop sign', 'stop_sign.n.01'),
     (14, 'parking meter', 'parking_meter.n.01'), (15, 'bench', 'bench.n.01'),
     (16, 'bird', 'bird.n.01'), (17, 'cat', 'cat.n.01'), (18, 'dog', 'dog.n.01'),
     (19, 'horse', 'horse.n.01'), (20, 'sheep', 'sheep.n.01'), (21, 'cow', 'beef.n.01'),

@@ -13,6 +13,8 @@ from instance_layouts import annotation, make_objects
 from segrefiner.evaluation.instance import load_lvis_gt
 
 ROOT = Path(__file__).resolve().parents[2]
+#: The LVIS API's own COCO → synset table (lvis-api ``data/coco_to_synset.json``, copied).
+LVIS_API_TABLE = ROOT / 'tests' / 'data' / 'lvis' / 'coco_to_synset.json'
 
 
 @pytest.fixture(scope='module')
@@ -104,6 +106,20 @@ def test_inconsistent_inputs_exit_2(script, tmp_path, capsys):
     assert script.main(['--lvis', str(tmp_path / 'missing.json')] + args) == 2
     assert 'LVIS annotation file not found' in capsys.readouterr().err
     assert not (tmp_path / 'o.json').exists()
+
+
+def test_synset_table_is_the_lvis_apis(script):
+    """Every (COCO id, COCO name, synset) of the table is the LVIS API's, e.g. 'stop sign' is
+    ``stop_sign.n.01`` (LVIS id 1019), not ``street_sign.n.01``."""
+    reference = json.loads(LVIS_API_TABLE.read_text())
+    assert len(reference) == 80
+    expected = sorted((entry['coco_cat_id'], name, entry['synset'])
+                      for name, entry in reference.items())
+    table = sorted(script.COCO_SYNSETS)
+    assert len(table) == len(set(table)) == 80
+    for mine, theirs in zip(table, expected):
+        assert mine == theirs
+    assert dict((n, s) for _, n, s in table)['stop sign'] == 'stop_sign.n.01'
 
 
 def test_cli_defaults_point_to_data(script):
