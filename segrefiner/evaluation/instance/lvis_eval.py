@@ -34,6 +34,25 @@ IOU_TYPE_NAMES = dict(segm='mask AP', boundary='boundary AP')
 SUMMARY_KEYS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf')
 
 
+@contextlib.contextmanager
+def numpy_float_alias() -> Iterator[None]:
+    """``np.float`` (= ``float``) while lvis runs, removed again afterwards.
+
+    PyPI ``lvis`` 0.5.3's ``LVISEval.accumulate`` calls ``.astype(np.float)``, an alias numpy
+    1.24 removed. It is set only around the lvis calls of this module, so importing
+    :mod:`segrefiner` changes nothing in numpy. Re-entrant; an ``np.float`` that was present
+    before is left as it was.
+    """
+    if 'float' in np.__dict__:
+        yield
+        return
+    np.float = float  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        np.__dict__.pop('float', None)
+
+
 class LVISDict(LVIS):
     """``lvis.LVIS`` built from an already parsed annotation dict (no second file read).
 
@@ -44,7 +63,8 @@ class LVISDict(LVIS):
     def __init__(self, dataset: dict) -> None:
         self.logger = logging.getLogger(LVIS.__module__)
         self.dataset = dataset
-        self._create_index()
+        with numpy_float_alias():
+            self._create_index()
 
 
 def load_lvis_gt(path: str) -> LVIS:
@@ -155,7 +175,7 @@ def build_lvis_results(gt: LVIS, results: List[dict], max_dets: int = 300) -> LV
     if not results:
         raise ValueError('no detections to evaluate: none refers to an image and a category '
                          'of the GT')
-    with _quiet(LVISResults.__module__):
+    with _quiet(LVISResults.__module__), numpy_float_alias():
         dt = LVISResults(gt, results, max_dets=max_dets)
     for ann in dt.dataset['annotations']:
         ann['area'] = float(mask_utils.area(ann['segmentation']))
@@ -185,7 +205,8 @@ class LVISInstanceEval(LVISEval):
                  dilation_ratio: float = 0.02) -> None:
         if iou_type not in IOU_TYPES:
             raise ValueError(f'iou_type must be one of {IOU_TYPES}, got {iou_type!r}')
-        super().__init__(lvis_gt, lvis_dt, iou_type='segm')
+        with numpy_float_alias():
+            super().__init__(lvis_gt, lvis_dt, iou_type='segm')
         self.iou_type = iou_type
         self.dilation_ratio = dilation_ratio
         self._boundaries: Dict[tuple, dict] = {}
@@ -198,6 +219,16 @@ class LVISInstanceEval(LVISEval):
             self._boundaries[key] = mask_utils.encode(
                 np.asfortranarray(band[..., None].astype(np.uint8)))[0]
         return self._boundaries[key]
+
+    def run(self) -> None:
+        """``LVISEval.run`` (evaluate, accumulate, summarize) with ``np.float`` for lvis."""
+        with numpy_float_alias():
+            super().run()
+
+    def accumulate(self) -> None:
+        """``LVISEval.accumulate`` (which uses ``np.float``)."""
+        with numpy_float_alias():
+            super().accumulate()
 
     def compute_iou(self, img_id: int, cat_id: int):
         """IoUs (num_dt, num_gt) of one image and category, detections by decreasing score."""
@@ -251,10 +282,11 @@ def evaluate_instances(gt: Union[str, LVIS],
     dt_api = build_lvis_results(gt_api, dets, max_dets)
     evaluated = {}
     for iou_type in iou_types:
-        lvis_eval = LVISInstanceEval(gt_api, dt_api, iou_type, dilation_ratio)
-        lvis_eval.params.max_dets = max_dets
-        lvis_eval.run()
-        evaluated[iou_type] = {k: float(v) for k, v in lvis_eval.get_results().items()}
+        with numpy_float_alias():
+            lvis_eval = LVISInstanceEval(gt_api, dt_api, iou_type, dilation_ratio)
+            lvis_eval.params.max_dets = max_dets
+            lvis_eval.run()
+            evaluated[iou_type] = {k: float(v) for k, v in lvis_eval.get_results().items()}
     return evaluated
 
 
