@@ -8,8 +8,12 @@ mask is :func:`~segrefiner.evaluation.functional.mask_to_boundary` of the full-i
 (band width ``dilation_ratio`` × image diagonal, the image edge counting as background) and the
 boundary IoU is pycocotools' RLE IoU of the two boundaries.
 
-As in that branch, a detection's area is the area of its mask (not of its box), and its box is
-derived from the mask when the result has none.
+A detection's area (which decides APs/APm/APl, and whether it takes part at all: LVIS keeps
+only ``0 < area``) is, as in lvis-api's ``results.py`` (master and that branch), the area
+``w·h`` of its ``bbox`` when it has one (mmdet's segm.json always does), so a detection with an
+empty mask is a false positive; a detection without a box has its mask's area and the mask's
+box. (lvis-api decides once, from the first result, for all; here each detection decides, which
+is the same whenever all or none carry a box.) ``det_area='mask'`` uses the mask area always.
 """
 import contextlib
 import logging
@@ -30,6 +34,9 @@ from .coco_results import check_results, load_json, load_results, segmentation_t
 IOU_TYPES = ('segm', 'boundary')
 #: Names of the IoU types in tables.
 IOU_TYPE_NAMES = dict(segm='mask AP', boundary='boundary AP')
+#: Detection area rules: ``'box'`` (lvis-api: ``w·h`` of the bbox if any, else the mask area)
+#: or ``'mask'`` (the mask area always).
+DET_AREAS = ('box', 'mask')
 #: Keys of the summary, in ``LVISEval.summarize`` order.
 SUMMARY_KEYS = ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf')
 
@@ -132,13 +139,28 @@ def filter_to_gt(results: Sequence[dict], gt: LVIS, source: str = 'results',
     return [d for d in results if d['image_id'] in gt.imgs and d['category_id'] in gt.cats]
 
 
-def prepare_results(results: Sequence[dict], gt: LVIS, source: str = 'results') -> List[dict]:
-    """Copies of the detections with compressed-RLE masks at their image's size, the mask area
-    as ``area`` and a box (from the mask if missing).
+def prepare_results(results: Sequence[dict], gt: LVIS, source: str = 'results',
+                    det_area: str = 'box') -> List[dict]:
+    """Copies of the detections with compressed-RLE masks at their image's size, a box (from
+    the mask if missing) and an ``area``.
+
+    Args:
+        results (Sequence[dict]): checked detections of GT images (:func:`filter_to_gt`).
+        gt (LVIS): the GT (for the image sizes).
+        source (str): name of the results in messages.
+        det_area (str): ``'box'``: the box area ``w·h`` of a detection with a ``bbox``, the mask
+            area of one without (lvis-api's ``LVISResults``); ``'mask'``: the mask area.
+
+    Returns:
+        list[dict]: ``image_id``, ``category_id``, ``score``, ``segmentation`` (RLE),
+        ``bbox`` (xywh) and ``area`` of each detection.
 
     Raises:
-        ValueError: a mask whose size differs from its image's (naming the detection).
+        ValueError: a mask whose size differs from its image's (naming the detection), or an
+            unknown ``det_area``.
     """
+    if det_area not in DET_AREAS:
+        raise ValueError(f'det_area must be one of {DET_AREAS}, got {det_area!r}')
     prepared = []
     for index, det in enumerate(results):
         image = gt.imgs[det['image_id']]
@@ -148,10 +170,15 @@ def prepare_results(results: Sequence[dict], gt: LVIS, source: str = 'results') 
             raise ValueError(f'{source}: detection #{index} (image {det["image_id"]}): '
                              f'{error}') from error
         bbox = det.get('bbox')
+        if bbox is not None and det_area == 'box':
+            area = float(bbox[2]) * float(bbox[3])
+        else:
+            area = float(mask_utils.area(rle))
         prepared.append(dict(
             image_id=det['image_id'], category_id=det['category_id'],
             score=float(det['score']), segmentation=rle,
-            bbox=[float(v) for v in (mask_utils.toBbox(rle) if bbox is None else bbox)]))
+            bbox=[float(v) for v in (mask_utils.toBbox(rle) if bbox is None else bbox)],
+            area=area))
     return prepared
 
 
@@ -171,14 +198,25 @@ def _quiet(name: str) -> Iterator[None]:
 
 
 def build_lvis_results(gt: LVIS, results: List[dict], max_dets: int = 300) -> LVISResults:
-    """``LVISResults`` of prepared detections (:func:`prepare_results`), mask areas kept."""
+    """``LVISResults`` of prepared detections (:func:`prepare_results`), their ``area`` kept
+    (``LVISResults`` would give every detection its box area, as all prepared ones have a box).
+
+    Args:
+        gt (LVIS): the GT.
+        results (list[dict]): prepared detections; not modified.
+        max_dets (int): detections kept per image, by score.
+
+    Returns:
+        LVISResults: the indexed detections (ids 1, 2, ...).
+    """
     if not results:
         raise ValueError('no detections to evaluate: none refers to an image and a category '
                          'of the GT')
     with _quiet(LVISResults.__module__), numpy_float_alias():
-        dt = LVISResults(gt, results, max_dets=max_dets)
+        dt = LVISResults(gt, [dict(d, prepared_area=d['area']) for d in results],
+                         max_dets=max_dets)
     for ann in dt.dataset['annotations']:
-        ann['area'] = float(mask_utils.area(ann['segmentation']))
+        ann['area'] = ann.pop('prepared_area')
     return dt
 
 
@@ -247,8 +285,8 @@ def evaluate_instances(gt: Union[str, LVIS],
                        iou_types: Sequence[str] = ('segm', 'boundary'),
                        dilation_ratio: float = 0.02,
                        max_dets: int = 300,
-                       logger: Optional[Union[str, logging.Logger]] = None
-                       ) -> Dict[str, Dict[str, float]]:
+                       logger: Optional[Union[str, logging.Logger]] = None,
+                       det_area: str = 'box') -> Dict[str, Dict[str, float]]:
     """LVIS mask AP and/or boundary AP of instance results.
 
     Detections whose image or category is not in the GT are skipped with a warning that says
@@ -263,6 +301,9 @@ def evaluate_instances(gt: Union[str, LVIS],
         dilation_ratio (float): boundary band width as a fraction of the image diagonal.
         max_dets (int): detections kept per image, by score.
         logger (str | Logger, optional): for the skipped-detections warning.
+        det_area (str): area of a detection (APs/m/l, and LVIS keeps only ``0 < area``):
+            ``'box'`` (lvis-api's rule): ``w·h`` of its ``bbox``, the mask area if it has
+            none; ``'mask'``: the mask area.
 
     Returns:
         dict[str, dict[str, float]]: per IoU type, ``LVISEval``'s results (``AP``, ``AP50``,
@@ -273,12 +314,14 @@ def evaluate_instances(gt: Union[str, LVIS],
     if bad or not iou_types:
         raise ValueError(f'iou_types must be a non-empty subset of {IOU_TYPES}, got '
                          f'{list(iou_types)}')
+    if det_area not in DET_AREAS:
+        raise ValueError(f'det_area must be one of {DET_AREAS}, got {det_area!r}')
     gt_api = load_lvis_gt(gt) if isinstance(gt, str) else gt
     if isinstance(results, str):
         source, dets = results, load_results(results)
     else:
         source, dets = 'results', check_results(list(results), 'results')
-    dets = prepare_results(filter_to_gt(dets, gt_api, source, logger), gt_api, source)
+    dets = prepare_results(filter_to_gt(dets, gt_api, source, logger), gt_api, source, det_area)
     dt_api = build_lvis_results(gt_api, dets, max_dets)
     evaluated = {}
     for iou_type in iou_types:

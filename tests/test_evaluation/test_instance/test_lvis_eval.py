@@ -1,12 +1,17 @@
 """LVIS mask AP / boundary AP (LVISInstanceEval, evaluate_instances) on LVIS-format fixtures."""
 import copy
 import json
+import math
+import subprocess
+import sys
 
 import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 import torch
+from lvis import LVIS, LVISEval, LVISResults
 from mmengine.structures import InstanceData
+from scipy import ndimage
 
 from instance_layouts import (degraded_results, gt_as_results, lvis_gt_from_coco, polygon_mask,
                               to_rle, write_coco)
@@ -14,6 +19,7 @@ from segrefiner.evaluation.functional import boundary_iou, iou
 from segrefiner.evaluation.instance import (InstanceAPMetric, LVISDict, LVISInstanceEval,
                                             build_lvis_results, evaluate_instances,
                                             instances_to_results, prepare_results)
+from segrefiner.evaluation.instance.lvis_eval import numpy_float_alias
 
 SHAPES = {139: (120, 160), 285: (140, 120), 632: (100, 100)}
 
@@ -208,3 +214,203 @@ def test_instance_ap_metric(gt, tmp_path):
     metric.dataset_meta = dict(classes=('a', ))
     with pytest.raises(KeyError, match='cat_ids'):
         metric.process({}, samples)
+
+
+def _one_image_gt(shape, masks):
+    """An LVIS GT of one image (id 1) and one category (id 1) with the given masks."""
+    anns = [dict(id=k + 1, image_id=1, category_id=1, segmentation=to_rle(m),
+                 area=float(m.sum()),
+                 bbox=[float(v) for v in mask_utils.toBbox(mask_utils.encode(
+                     np.asfortranarray(m.astype(np.uint8))))])
+            for k, m in enumerate(masks)]
+    return dict(images=[dict(id=1, height=shape[0], width=shape[1], neg_category_ids=[],
+                             not_exhaustive_category_ids=[])],
+                categories=[dict(id=1, name='box', frequency='f')], annotations=anns)
+
+
+def test_hand_worked_box_area():
+    """A detection with a ``bbox`` has the area w·h of its box (LVIS API ``results.py``).
+
+    100×100 image, one 20×20 GT square (area 400: small). Detections: its exact copy (0.9) and a
+    one-pixel-wide diagonal false positive (0.95; mask area 91, box 91×91 = 8281 in
+    [32², 96²]: medium). The FP comes first, so AP = precision 1/2 at recall 1 = 0.5; for the
+    small group the FP is out of range and ignored, so APs = 1. With mask areas the FP is small
+    (91 px) and APs = 0.5.
+    """
+    shape = (100, 100)
+    square = _square(shape, 70, 5, 20)
+    diagonal = np.zeros(shape, np.uint8)
+    diagonal[np.arange(91), np.arange(91)] = 1
+    assert diagonal.sum() == 91
+    gt = _one_image_gt(shape, [square])
+    exact = dict(image_id=1, category_id=1, score=0.9, segmentation=to_rle(square),
+                 bbox=[70.0, 5.0, 20.0, 20.0])
+    line = dict(image_id=1, category_id=1, score=0.95, segmentation=to_rle(diagonal),
+                bbox=[0.0, 0.0, 91.0, 91.0])
+    evaluated = evaluate_instances(LVISDict(copy.deepcopy(gt)), [exact, line])
+    for iou_type in ('segm', 'boundary'):
+        values = evaluated[iou_type]
+        assert values['APs'] == pytest.approx(1.0)
+        assert values['AP'] == pytest.approx(0.5)
+        assert values['APm'] == values['APl'] == -1  # no medium or large GT
+    by_mask = evaluate_instances(LVISDict(copy.deepcopy(gt)), [exact, line], det_area='mask')
+    assert by_mask['segm']['APs'] == pytest.approx(0.5)
+    assert by_mask['boundary']['APs'] == pytest.approx(0.5)
+    # an empty mask with a (30×30: small) box is a false positive, not dropped
+    empty = dict(line, segmentation=to_rle(np.zeros(shape, np.uint8)),
+                 bbox=[10.0, 60.0, 30.0, 30.0])
+    evaluated = evaluate_instances(LVISDict(copy.deepcopy(gt)), [exact, empty])
+    for iou_type in ('segm', 'boundary'):
+        assert evaluated[iou_type]['AP'] == pytest.approx(0.5)
+        assert evaluated[iou_type]['APs'] == pytest.approx(0.5)
+    # without a box the mask area counts (0 here: LVIS drops the detection)
+    no_box = {k: v for k, v in empty.items() if k != 'bbox'}
+    evaluated = evaluate_instances(LVISDict(copy.deepcopy(gt)), [exact, no_box])
+    assert evaluated['segm']['AP'] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="det_area must be one of"):
+        evaluate_instances(LVISDict(copy.deepcopy(gt)), [exact], det_area='bbox')
+
+
+class _LVISBoundaryEval(LVISEval):
+    """The installed ``LVISEval`` with the ``lvis_challenge_2021`` pair IoU
+    ``min(mask IoU, boundary IoU)``; boundaries by scipy erosion (``metrics.md`` §1(c)): the
+    foreground within Chebyshev distance d = max(1, round(0.02 · diagonal)) of background or of
+    the image edge."""
+
+    @staticmethod
+    def _band(ann):
+        mask = mask_utils.decode(ann['segmentation']).astype(bool)
+        d = max(1, int(round(0.02 * math.hypot(*mask.shape))))
+        return mask & ~ndimage.binary_erosion(mask, np.ones((3, 3), bool), iterations=d,
+                                              border_value=0)
+
+    def compute_iou(self, img_id, cat_id):
+        ious = super().compute_iou(img_id, cat_id)
+        if len(ious) == 0:
+            return ious
+        gt, dt = self._gts[img_id, cat_id], self._dts[img_id, cat_id]
+        dt = [dt[i] for i in np.argsort([-d['score'] for d in dt], kind='mergesort')]
+        b_ious = np.zeros((len(dt), len(gt)))
+        for i, d in enumerate(dt):
+            for j, g in enumerate(gt):
+                bd, bg = self._band(d), self._band(g)
+                union = np.count_nonzero(bd | bg)
+                b_ious[i, j] = np.count_nonzero(bd & bg) / union if union else 0.0
+        return np.minimum(ious, b_ious)
+
+
+def _lvis_api(gt_path, dets):
+    """{iou_type: results} of the installed lvis package (LVIS, LVISResults, LVISEval) on
+    ``dets``, boundary AP through :class:`_LVISBoundaryEval`."""
+    evaluated = {}
+    with numpy_float_alias():
+        for iou_type, cls in (('segm', LVISEval), ('boundary', _LVISBoundaryEval)):
+            lvis_gt = LVIS(gt_path)
+            ev = cls(lvis_gt, LVISResults(lvis_gt, copy.deepcopy(dets)), 'segm')
+            ev.run()
+            evaluated[iou_type] = {k: float(v) for k, v in ev.get_results().items()}
+    return evaluated
+
+
+def _boxed_results(data, seed=0):
+    """Degraded detections with detector-like boxes (the mask's box grown by 2-12 px per side,
+    moving many detections from small to medium), plus per image an empty mask with a box and
+    a thin diagonal false positive, both of an annotated category and at the top score."""
+    rng = np.random.default_rng(seed)
+    dets = degraded_results(data, radius=1)
+    for det in dets:
+        x, y, w, h = mask_utils.toBbox(det['segmentation'])
+        grow = rng.uniform(2, 12)
+        det['bbox'] = [float(x - grow), float(y - grow), float(w + 2 * grow),
+                       float(h + 2 * grow)]
+    for image in data['images']:
+        shape = (image['height'], image['width'])
+        cat = next(a['category_id'] for a in data['annotations']
+                   if a['image_id'] == image['id'])
+        line = np.zeros(shape, np.uint8)
+        n = min(shape) - 5
+        line[np.arange(n), np.arange(n)] = 1
+        dets.append(dict(image_id=image['id'], category_id=cat, score=0.99,
+                         segmentation=to_rle(line), bbox=[0.0, 0.0, float(n), float(n)]))
+        dets.append(dict(image_id=image['id'], category_id=cat, score=0.98,
+                         segmentation=to_rle(np.zeros(shape, np.uint8)),
+                         bbox=[5.0, 5.0, 20.0, 25.0]))
+    return dets
+
+
+def test_results_with_boxes_score_as_in_the_lvis_api(gt):
+    """Every AP key of mask AP and boundary AP equals the installed lvis package's (with the
+    challenge-2021 pair IoU for boundary AP) for detections that carry a ``bbox``."""
+    data, path = gt
+    dets = _boxed_results(data)
+    ours = evaluate_instances(path, dets)
+    theirs = _lvis_api(path, dets)
+    for iou_type in ('segm', 'boundary'):
+        assert set(ours[iou_type]) == set(theirs[iou_type])
+        for key, value in theirs[iou_type].items():
+            assert ours[iou_type][key] == pytest.approx(value, abs=1e-12), (iou_type, key)
+    # the boxes matter: mask areas give other numbers
+    by_mask = evaluate_instances(path, dets, det_area='mask')
+    assert any(by_mask['segm'][k] != pytest.approx(ours['segm'][k])
+               for k in ('AP', 'APs', 'APm'))
+
+
+def test_instance_ap_metric_scores_as_in_the_lvis_api(gt):
+    """``InstanceAPMetric`` (whose results always carry the instances' boxes) gives the
+    installed lvis package's numbers, rounded to 4 decimals."""
+    data, path = gt
+    cat_ids = sorted(c['id'] for c in data['categories'])
+    dets = _boxed_results(data, seed=1)
+    samples, expected = [], []
+    for image in data['images']:
+        mine = [d for d in dets if d['image_id'] == image['id']]
+        masks = np.stack([mask_utils.decode(d['segmentation']) for d in mine]).astype(bool)
+        instances = InstanceData(
+            masks=torch.from_numpy(masks),
+            bboxes=torch.tensor([[x, y, x + w, y + h] for x, y, w, h in
+                                 (d['bbox'] for d in mine)], dtype=torch.float64),
+            scores=torch.tensor([d['score'] for d in mine], dtype=torch.float64),
+            labels=torch.tensor([cat_ids.index(d['category_id']) for d in mine]))
+        samples.append(dict(img_id=image['id'], pred_instances=instances))
+        expected += instances_to_results(instances, image['id'], cat_ids)
+    metric = InstanceAPMetric(gt_file=path)
+    metric.dataset_meta = dict(cat_ids=cat_ids)
+    metric.process({}, samples)
+    values = metric.evaluate(len(samples))
+    theirs = _lvis_api(path, expected)
+    for iou_type in ('segm', 'boundary'):
+        for key in ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf'):
+            assert values[f'lvis/{iou_type}_{key}'] == round(theirs[iou_type][key], 4), \
+                (iou_type, key)
+
+
+def test_numpy_float_alias_only_around_lvis(gt, monkeypatch):
+    """lvis 0.5.3 needs ``np.float``: it is set around the lvis calls only, and a
+    previously present alias is left alone."""
+    data, path = gt
+    monkeypatch.delattr(np, 'float', raising=False)
+    evaluated = evaluate_instances(path, gt_as_results(data))
+    assert evaluated['segm']['AP'] == pytest.approx(1.0)
+    assert 'float' not in np.__dict__
+    with numpy_float_alias():
+        assert np.float is float
+        with numpy_float_alias():
+            assert np.float is float
+        assert np.float is float
+    assert 'float' not in np.__dict__
+    with pytest.raises(RuntimeError), numpy_float_alias():
+        raise RuntimeError('inside')
+    assert 'float' not in np.__dict__
+    monkeypatch.setattr(np, 'float', float, raising=False)
+    evaluate_instances(path, gt_as_results(data), ['segm'])
+    assert np.__dict__['float'] is float
+
+
+def test_import_sets_no_numpy_alias():
+    """``import segrefiner`` (and its instance evaluation) leaves numpy as it is."""
+    code = ('import numpy as np, segrefiner, segrefiner.evaluation.instance; '
+            "print('float' in np.__dict__)")
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == 'False'
