@@ -1,4 +1,6 @@
-"""Offline coarse masks of the HR training sets and ``collection_hr.json`` (segrefiner.md §3.3).
+"""Offline coarse masks of the HR training sets and ``collection_hr.json``.
+
+See ``docs/data.md``, 'HR training collection'.
 
 For every training image of DIS-5K (``DIS-TR``) and ThinObject-5K (``list/train.txt``) two
 coarse masks are written, 0/255 PNGs named like the GT:

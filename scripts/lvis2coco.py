@@ -1,6 +1,7 @@
 """LVIS v1 val restricted to the COCO val2017 images and the 80 COCO categories.
 
-The GT of SegRefiner's COCO table (``segrefiner.md`` §7.5): LVIS's denser, more precise masks
+The GT of SegRefiner's COCO table (``docs/metrics.md``, 'The COCO-restricted LVIS GT'):
+LVIS's denser, more precise masks
 evaluated on COCO detectors' output. Each COCO category is matched to its LVIS category through
 the WordNet synset below; the output uses the **COCO category ids and names**, so COCO results
 files evaluate against it directly (``scripts/eval_json.py``). Kept are

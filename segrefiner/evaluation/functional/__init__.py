@@ -1,4 +1,4 @@
-"""Reference-exact, vectorised evaluation functions (see ``design/metrics.md``).
+"""Reference-exact, vectorised evaluation functions (see ``docs/metrics.md``).
 
 All take masks as numpy arrays or torch tensors of shape (H, W) or (1, H, W), bool, 0/1 or 0–255,
 binarised by :func:`binarize` (0–255 data: ``>= 128``; 0/1 data: ``>= 0.5``).

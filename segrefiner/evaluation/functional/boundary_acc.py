@@ -1,6 +1,6 @@
 """mBA, mean boundary accuracy (CascadePSP's ``compute_boundary_acc``, as SegRefiner evaluates).
 
-Definition (``design/metrics.md`` §1(b)), per H×W image:
+Definition (``docs/metrics.md``, 'mBA'), per H×W image:
 
 1. Radii: ``max_radius = (W + H) / 300`` and ``r_i = 1 + int((max_radius − 1) / 5 · i)`` for
    i = 0..4 (``int`` truncates toward 0): 480×640 → [1, 1, 2, 2, 3], 1600×2048 → [1, 3, 5, 7, 9],

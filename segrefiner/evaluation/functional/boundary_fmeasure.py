@@ -1,6 +1,7 @@
 """DAVIS boundary F-measure (``db_eval_boundary`` / ``f_measure`` of davis2017-evaluation).
 
-Definition (``design/metrics.md`` §1(a)), for one H×W frame with prediction P and GT G:
+Definition (``docs/metrics.md``, 'Boundary F-measure'), for one H×W frame with prediction P and
+GT G:
 
 1. Tolerance ``r``: ``bound_th`` itself when ``bound_th >= 1`` (a pixel count, must be integral),
    else ``ceil(bound_th * sqrt(H² + W²))`` (0.008: 480×854 → 8, 480×640 → 7, 1080×1920 → 18).

@@ -1,6 +1,6 @@
 """Boundary IoU (Cheng et al. 2021; boundary-iou-api / lvis-api ``lvis_challenge_2021``).
 
-Definition (``design/metrics.md`` §1(c)):
+Definition (``docs/metrics.md``, 'Boundary IoU'):
 
 1. ``d = int(round(dilation_ratio * sqrt(H² + W²)))``, at least 1: with 0.02, 480×640 → 16,
    427×640 → 15, 1024×1024 → 29, 50×50 → 1.

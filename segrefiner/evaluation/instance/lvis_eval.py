@@ -1,4 +1,5 @@
-"""LVIS-style mask AP and boundary AP of instance results (``design/metrics.md`` §1(c), §1(d)).
+"""LVIS-style mask AP and boundary AP of instance results (``docs/metrics.md``, 'Boundary IoU'
+and 'Mask AP and boundary AP').
 
 Mask AP is the ``lvis`` package's ``LVISEval`` (federated rules, 300 detections per image, IoU
 0.50:0.95, area and frequency groups). Boundary AP is the definition of lvis-api's

@@ -20,7 +20,7 @@ STATS = ('inter', 'union', 'mba', 'bf_matched_pred', 'bf_n_pred', 'bf_matched_gt
 class RefineMetric(BaseMetric):
     """IoU, mBA and boundary F of binary refinement, for the refined and the coarse masks.
 
-    Computes SegRefiner's BIG/DIS numbers (``design/metrics.md``):
+    Computes SegRefiner's BIG/DIS numbers (``docs/metrics.md``):
 
     * ``IoU``: foreground IoU **pooled** over the dataset, ``Σ|P ∩ G| / Σ|P ∪ G|``;
     * ``mBA``: CascadePSP's mean boundary accuracy, the mean over images of the per-image mean
