@@ -1,4 +1,4 @@
-"""BIG, CascadePSP's 2K-5K px semantic refinement benchmark, for testing (segrefiner.md §5.5)."""
+"""BIG, CascadePSP's 2K-5K px semantic refinement benchmark, for testing (docs/data.md, 'BIG')."""
 import os.path as osp
 from typing import List
 

@@ -1,4 +1,7 @@
-"""A detector's COCO instance results as a refinement test set (``segrefiner.md`` §5.4)."""
+"""A detector's COCO instance results as a refinement test set.
+
+See ``docs/data.md``, 'Detector results to refine', and ``docs/segrefiner.md``, 'Instance mode'.
+"""
 import os.path as osp
 from collections import defaultdict
 from typing import Dict, List

@@ -1,4 +1,7 @@
-"""DIS-5K test and validation sets with a segmentation model's coarse masks (§5.6)."""
+"""DIS-5K test and validation sets with a segmentation model's coarse masks.
+
+See ``docs/data.md``, 'DIS-5K'.
+"""
 import os.path as osp
 from typing import List, Sequence
 

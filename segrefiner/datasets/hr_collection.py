@@ -1,4 +1,7 @@
-"""HR training collection: ThinObject-5K train + DIS-5K DIS-TR with offline coarse masks (§5.3)."""
+"""HR training collection: ThinObject-5K train + DIS-5K DIS-TR with offline coarse masks.
+
+See ``docs/data.md``, 'HR training collection'.
+"""
 import json
 import os.path as osp
 from typing import List, Sequence

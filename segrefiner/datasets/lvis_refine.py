@@ -1,4 +1,8 @@
-"""LVIS v1 objects for SegRefiner's LR training (``segrefiner.md`` §3.2, §5.2)."""
+"""LVIS v1 objects for SegRefiner's LR training.
+
+See ``docs/segrefiner.md``, 'LR training (LVIS objects)' and 'Online and offline coarse masks',
+and ``docs/data.md``, 'LVIS v1 and COCO 2017'.
+"""
 import json
 from typing import List
 

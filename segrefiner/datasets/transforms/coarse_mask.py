@@ -1,6 +1,7 @@
 """Synthetic coarse masks: the SegRefiner perturbation and low-resolution resampling.
 
-SegRefiner trains on coarse masks made from the ground truth on the fly (``segrefiner.md`` §3.1):
+SegRefiner trains on coarse masks made from the ground truth on the fly (``docs/segrefiner.md``,
+'The SegRefiner perturbation'):
 
 * stage A (:func:`degrade_polygons`) turns every contour into a coarse polygon: a run of
   consecutive vertices whose two ends are close is cut away (this removes protrusions) and a

@@ -1,4 +1,5 @@
-"""Object-centred crop (SegRefiner's ``LoadObjectData``, ``segrefiner.md`` §5.2), and
+"""Object-centred crop (SegRefiner's ``LoadObjectData``; ``docs/segrefiner.md``, 'LR training
+(LVIS objects)'), and
 :func:`apply_crop`, which every crop transform uses to apply its box."""
 from typing import Tuple
 

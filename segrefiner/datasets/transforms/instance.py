@@ -39,7 +39,8 @@ def _where(results: dict) -> str:
 class LoadRandomInstanceMask(BaseTransform):
     """Draw one instance uniformly at random and rasterise it as the binary GT mask.
 
-    SegRefiner's LR training (``segrefiner.md`` §5.2) refines one object per image and draw,
+    SegRefiner's LR training (``docs/segrefiner.md``, 'LR training (LVIS objects)') refines one
+    object per image and draw,
     class-agnostically: every time an image is loaded, a new instance is chosen (numpy's global
     RNG, like mmseg's random transforms, so the Runner's seed makes it reproducible).
 

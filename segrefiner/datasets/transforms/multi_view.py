@@ -10,7 +10,8 @@ from mmseg.registry import TRANSFORMS
 class MultiViewPack(BaseTransform):
     """Run one pipeline per view on a copy of the sample and return all packed views.
 
-    HR training makes two examples of every image (``segrefiner.md`` §5.3): the object crop
+    HR training makes two examples of every image (``docs/segrefiner.md``, 'HR training (object
+    and patch views)'): the object crop
     squashed to the model size and a native-resolution patch. Each view pipeline crops,
     resizes, flips and ends with :class:`PackRefineInputs`; this transform returns their
     outputs as lists, and :func:`multi_view_collate` (``train_dataloader.collate_fn``)

@@ -1,4 +1,7 @@
-"""Loading of one of a sample's offline coarse masks (HR training, ``segrefiner.md`` §5.3)."""
+"""Loading of one of a sample's offline coarse masks (HR training).
+
+See ``docs/segrefiner.md``, 'Online and offline coarse masks'.
+"""
 import numpy as np
 from mmcv.transforms.utils import cache_randomness
 from mmseg.registry import TRANSFORMS

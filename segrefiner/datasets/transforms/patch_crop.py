@@ -1,4 +1,7 @@
-"""Native-resolution patch crop of HR training (SegRefiner's ``LoadPatchData``, §5.3)."""
+"""Native-resolution patch crop of HR training (SegRefiner's ``LoadPatchData``).
+
+See ``docs/segrefiner.md``, 'HR training (object and patch views)'.
+"""
 from typing import Tuple
 
 import cv2

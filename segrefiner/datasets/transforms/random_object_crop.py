@@ -1,4 +1,7 @@
-"""Object crop of HR training: the whole object plus random margins (``segrefiner.md`` §5.3)."""
+"""Object crop of HR training: the whole object plus random margins.
+
+See ``docs/segrefiner.md``, 'HR training (object and patch views)'.
+"""
 import numpy as np
 from mmcv.transforms.utils import cache_randomness
 from mmseg.registry import TRANSFORMS
