@@ -10,11 +10,15 @@ they are skipped.
   ``min(mask IoU, boundary IoU)`` with boundaries of width ``--dilation-ratio`` × image diagonal
   (:class:`segrefiner.evaluation.instance.LVISInstanceEval`).
 
+A detection's area (APs/APm/APl) is, as in the LVIS API, the area ``w·h`` of its ``bbox``
+(``--det-area box``, the default; the mask area for a detection without one) or the area of its
+mask (``--det-area mask``).
+
 Usage::
 
     python scripts/eval_json.py --dt work_dirs/maskrcnn_refined.segm.json \\
         [--gt data/lvis/annotations/lvis_v1_val_cocofied.json] [--iou-type segm boundary] \\
-        [--json metrics.json]
+        [--max-dets 300] [--dilation-ratio 0.02] [--det-area box] [--json metrics.json]
 
 Exit status: 0 on success, 2 when an input cannot be evaluated (the message says why).
 """
@@ -25,12 +29,13 @@ import sys
 from typing import Optional, Sequence
 
 try:
-    import segrefiner  # noqa: F401  (np.float shim for lvis)
+    import segrefiner  # noqa: F401
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import segrefiner  # noqa: F401
 
 from segrefiner.evaluation.instance import IOU_TYPES, ap_table, evaluate_instances  # noqa: E402
+from segrefiner.evaluation.instance.lvis_eval import DET_AREAS  # noqa: E402
 from segrefiner.utils.io import write_bytes_atomic  # noqa: E402
 
 DEFAULT_GT = 'data/lvis/annotations/lvis_v1_val_cocofied.json'
@@ -52,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help='boundary width as a fraction of the image diagonal')
     parser.add_argument('--max-dets', type=int, default=300,
                         help='detections kept per image, by score (LVIS: 300)')
+    parser.add_argument('--det-area', choices=DET_AREAS, default='box',
+                        help="a detection's area for APs/APm/APl: box (w*h of its bbox, the "
+                        'mask area without one; the LVIS API rule) or mask')
     parser.add_argument('--json', help='also write the metrics to this JSON file')
     return parser
 
@@ -60,7 +68,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         evaluated = evaluate_instances(args.gt, args.dt, args.iou_types, args.dilation_ratio,
-                                       args.max_dets)
+                                       args.max_dets, det_area=args.det_area)
     except (FileNotFoundError, ValueError) as error:
         print(f'error: {error}', file=sys.stderr)
         return 2

@@ -6,9 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from instance_layouts import degraded_results, gt_as_results, lvis_gt_from_coco, write_coco
+from instance_layouts import (degraded_results, gt_as_results, lvis_gt_from_coco, to_rle,
+                              write_coco)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,6 +61,51 @@ def test_gt_scores_100_and_degraded_lower(script, files, capsys, tmp_path):
                         '--iou-type', 'boundary']) == 0
     out = capsys.readouterr().out
     assert 'boundary AP' in out and 'mask AP' not in out
+
+
+def run_json(script, tmp_path, args):
+    """main(args + --json) in-process; the metrics it wrote."""
+    out = tmp_path / f'metrics{len(list(tmp_path.iterdir()))}.json'
+    assert script.main(list(args) + ['--json', str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def test_max_dets(script, files, tmp_path):
+    """With one detection per image only each image's top-scoring object (category 1) is
+    found: categories 3 and 18 score 0, so AP = 1/3; with 300 all are found."""
+    gt, paths = files
+    args = ['--gt', paths['gt'], '--dt', paths['perfect'], '--iou-type', 'segm']
+    assert run_json(script, tmp_path, args + ['--max-dets', '300'])['segm']['AP'] == 1.0
+    one = run_json(script, tmp_path, args + ['--max-dets', '1'])['segm']
+    assert one['AP'] == pytest.approx(1 / 3)
+    assert 'AR@1' in one  # LVISEval's own per-image cap follows the flag too
+
+
+def test_dilation_ratio(script, files, tmp_path):
+    """A wider boundary band (0.2 × the diagonal covers almost every object) brings boundary AP
+    up towards mask AP; mask AP does not depend on it."""
+    _, paths = files
+    args = ['--gt', paths['gt'], '--dt', paths['degraded']]
+    thin = run_json(script, tmp_path, args + ['--dilation-ratio', '0.02'])
+    wide = run_json(script, tmp_path, args + ['--dilation-ratio', '0.2'])
+    assert wide['segm'] == thin['segm']
+    assert thin['boundary']['AP'] < wide['boundary']['AP'] <= wide['segm']['AP']
+
+
+def test_det_area(script, files, tmp_path):
+    """An empty mask with a box, at the top score: a false positive by its box area (the LVIS
+    API's rule, the default), dropped by its mask area (0)."""
+    gt, paths = files
+    dets = gt_as_results(gt)
+    image = next(i for i in gt['images'] if i['id'] == dets[0]['image_id'])
+    empty = to_rle(np.zeros((image['height'], image['width']), np.uint8))
+    dets.append(dict(dets[0], score=0.99, bbox=[2.0, 2.0, 10.0, 10.0], segmentation=empty))
+    dt = tmp_path / 'empty.segm.json'
+    dt.write_text(json.dumps(dets))
+    args = ['--gt', paths['gt'], '--dt', str(dt), '--iou-type', 'segm']
+    by_box = run_json(script, tmp_path, args)['segm']
+    assert by_box['AP'] < 1.0 and by_box['APs'] < 1.0  # a 10×10 box: small
+    assert run_json(script, tmp_path, args + ['--det-area', 'mask'])['segm']['AP'] == 1.0
 
 
 def test_unknown_ids_are_reported(script, files, tmp_path, capsys):
