@@ -4,7 +4,7 @@ Each pixel is either *fine* (its value comes from the fine mask) or *coarse* (it
 the coarse mask). ``alphas_cumprod[t]`` is the probability that a pixel is still fine at step
 index ``t``; with the released schedule ``linspace(0.8, 0, 6)`` the last index is exactly the
 coarse mask, so the reverse process starts from the given coarse mask
-(``../shared/design/segrefiner.md`` §1).
+(``docs/segrefiner.md``, 'Discrete diffusion').
 """
 from typing import Callable, Optional, Sequence, Tuple
 
@@ -67,7 +67,7 @@ class DiscreteDiffusion(nn.Module):
     def p_sample(self, logits: Tensor, coarse: Tensor, fine_probs: Tensor, index: int,
                  is_last: bool, generator: Optional[torch.Generator] = None
                  ) -> Tuple[Tensor, Tensor, Tensor]:
-        """One reverse update (§1.5).
+        """One reverse update (``docs/segrefiner.md``, 'Reverse update').
 
         The confidence ``c = 2|σ(logits) − 0.5|`` modulates the per-step coarse→fine
         probability ``p = c (ᾱ_{i−1} − ᾱ_i) / (1 − c ᾱ_i)``; the cumulative fine probability

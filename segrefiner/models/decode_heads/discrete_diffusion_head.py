@@ -10,7 +10,7 @@ from torch import Tensor
 
 @MODELS.register_module()
 class DiscreteDiffusionHead(BaseModule):
-    """Denoiser, diffusion and losses of SegRefiner (``../shared/design/segrefiner.md`` §1).
+    """Denoiser, diffusion and losses of SegRefiner (``docs/segrefiner.md``, 'Discrete diffusion').
 
     Training: draw t, mix the GT and the coarse mask in closed form (``q_sample``), predict the
     fine mask from image + mixed mask and apply BCE + 5 × texture L1. Inference: the reverse

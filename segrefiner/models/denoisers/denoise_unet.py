@@ -1,7 +1,7 @@
 """The SegRefiner denoiser: an improved-diffusion style UNet conditioned on a learned timestep.
 
 Parameter names, shapes and the attention head split follow the released SegRefiner checkpoints
-(``../shared/design/segrefiner.md`` §2, ``segrefiner_unet_state_dict.txt``), so that released
+(``docs/segrefiner.md``, 'Denoiser UNet' and 'Released checkpoints'), so that released
 weights load after renaming the ``denoise_model.`` prefix (``tools/convert_checkpoint.py``).
 """
 from typing import List, Optional, Sequence

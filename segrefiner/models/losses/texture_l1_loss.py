@@ -1,4 +1,7 @@
-"""SegRefiner's texture loss: L1 between Sobel gradient magnitudes (§1.4 of the design)."""
+"""SegRefiner's texture loss: L1 between Sobel gradient magnitudes.
+
+See ``docs/segrefiner.md``, 'Training loss'.
+"""
 from typing import Optional
 
 import torch

@@ -1,6 +1,6 @@
 """``'hr'`` inference mode of the :class:`Refiner`: a global pass, then native-resolution patches.
 
-SegRefiner's HR wrapper (``../shared/design/segrefiner.md`` §4) refines masks of 2K-5K px images:
+SegRefiner's HR wrapper (``docs/segrefiner.md``, 'HR mode') refines masks of 2K-5K px images:
 
 1. the image and its coarse mask are resized to ``model_size``² and refined with the first
    ``global_steps`` reverse steps (indices 5..1), which also yields the cumulative

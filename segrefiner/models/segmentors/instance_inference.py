@@ -1,6 +1,6 @@
 """``'instance'`` inference mode of the :class:`Refiner`: refine every instance of an image.
 
-SegRefiner's instance wrapper (``../shared/design/segrefiner.md`` §5.4) refines a detector's
+SegRefiner's instance wrapper (``docs/segrefiner.md``, 'Instance mode') refines a detector's
 masks one object at a time:
 
 1. masks with fewer than ``area_thr`` pixels (512 in SegRefiner) pass through unchanged;

@@ -57,7 +57,8 @@ class Refiner(BaseSegmentor):
     - ``'crop'``: per sample, the tight box of the coarse mask plus ``pad_width`` pixels is cut
       out of the full-resolution image, resized to ``model_size``² (bilinear; the mask is
       re-binarised at 0.5), refined with ``steps`` reverse steps in batches of ``batch_max``,
-      and the probability is pasted back with mmdet's bilinear paste (§5.4). Pixels outside the
+      and the probability is pasted back with mmdet's bilinear paste (``docs/segrefiner.md``,
+      'Crop mode'). Pixels outside the
       box are background. Masks with fewer than ``area_thr`` foreground pixels (including empty
       ones) pass through unchanged.
     - ``'whole'``: the whole image is the box (a global refinement at ``model_size``²).

@@ -1,4 +1,7 @@
-"""Crop-resize-paste helpers shared by the refiner's inference modes (§5.4 of the design)."""
+"""Crop-resize-paste helpers shared by the refiner's inference modes.
+
+See ``docs/segrefiner.md``, 'Crop mode'.
+"""
 from typing import Optional, Tuple
 
 import torch
