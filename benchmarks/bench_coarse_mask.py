@@ -21,8 +21,8 @@ from typing import Callable, List, Tuple
 
 import numpy as np
 
-from segrefiner.datasets.synthetic import (generate_synthetic_dataset, make_sample,
-                                           render_scene)
+from segrefiner.datasets.generators import (generate_synthetic_dataset, make_sample,
+                                            render_scene)
 from segrefiner.datasets.transforms import (GenerateCoarseMask, GenerateLowResCoarseMask,
                                             degrade_polygons, mask_iou, random_morphology)
 

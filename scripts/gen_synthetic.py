@@ -6,15 +6,15 @@ Example::
         --size 160 160 --seed 0
 
 Writes ``<out>/{train,val}/{images,masks,coarse}/`` and ``<out>/{train,val}/meta.json``
-(see :mod:`segrefiner.datasets.synthetic`). Splits are written atomically; a complete split with
-the same parameters is kept unless ``--force`` is given.
+(see :mod:`segrefiner.datasets.generators.writer`). Splits are written atomically; a complete
+split with the same parameters is kept unless ``--force`` is given.
 """
 import argparse
 import sys
 import time
 from typing import List, Optional
 
-from segrefiner.datasets import generate_synthetic_dataset
+from segrefiner.datasets.generators import generate_synthetic_dataset
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

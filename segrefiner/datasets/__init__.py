@@ -4,11 +4,12 @@ from .coco_humans import COCOHumansDataset
 from .coco_refine import CocoRefineDataset
 from .collate import multi_view_collate
 from .dis import DISDataset
+from .generators import generate_synthetic_dataset
 from .hr_collection import HRCollectionDataset
 from .lvis_refine import LVISRefineDataset
 from .oxford_pets import OxfordPetsDataset
 from .refine_folder import RefineFolderDataset
-from .synthetic import SyntheticRefineDataset, generate_synthetic_dataset
+from .synthetic import SyntheticRefineDataset
 from .transforms import *  # noqa: F401,F403
 
 __all__ = ['RefineFolderDataset', 'SyntheticRefineDataset', 'generate_synthetic_dataset',

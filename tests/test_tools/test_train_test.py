@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from segrefiner.datasets.synthetic import generate_synthetic_dataset
+from segrefiner.datasets.generators import generate_synthetic_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_CONFIG = """
