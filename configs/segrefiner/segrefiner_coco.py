@@ -1,4 +1,5 @@
-# LR-SegRefiner refining a detector's COCO val2017 instance masks (segrefiner.md 5.4, 7.5).
+# LR-SegRefiner refining a detector's COCO val2017 instance masks (docs/segrefiner.md,
+# 'Instance mode'; docs/metrics.md, 'Mask AP and boundary AP').
 #   python scripts/lvis2coco.py          # data/lvis/annotations/lvis_v1_val_cocofied.json
 #   python tools/test.py configs/segrefiner/segrefiner_coco.py CKPT \
 #       --out-prefix work_dirs/maskrcnn_refined \

@@ -1,5 +1,6 @@
 # LR-SegRefiner: the released network trained on LVIS v1 objects with coarse masks generated
-# online (segrefiner.md sections 3.2, 5.2, 6). SegRefiner's settings: 1 sample/GPU x 8 GPUs,
+# online (docs/segrefiner.md, 'LR training (LVIS objects)' and 'Configs'). SegRefiner's
+# settings: 1 sample/GPU x 8 GPUs,
 # AdamW 4e-4, 120k iterations, x0.5 at 80k and 100k, a checkpoint every 5k; plus the linear
 # warmup and gradient clipping of schedule_120k.py (training at 4e-4 collapses without them,
 # SegRefiner issues #4, #21). No validation set; test checkpoints with segrefiner_coco.py.

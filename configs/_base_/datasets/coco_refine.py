@@ -1,5 +1,6 @@
 # A detector's COCO instance results (data/coarse_coco/<detector>.segm.json, COCO results format
-# with RLE or polygon masks) on COCO val2017, refined instance by instance (segrefiner.md 5.4).
+# with RLE or polygon masks) on COCO val2017, refined instance by instance (docs/segrefiner.md,
+# 'Instance mode'; files: docs/data.md, 'Detector results to refine').
 # The images are not resized: the Refiner's 'instance' mode crops each instance itself.
 # Evaluation: LVIS v1 val annotations restricted to COCO (python scripts/lvis2coco.py), mask AP
 # and boundary AP (the numbers of SegRefiner's COCO table).

@@ -3,7 +3,8 @@
 # Every image gives two examples that train in the same batch with their own timestep:
 # the whole object with random margins squashed to 256x256, and a native-resolution 256x256
 # patch on the object's boundary whose coarse mask is, with probability 0.5, the perturbation of
-# the GT patch instead of the offline mask's crop (segrefiner.md section 5.3).
+# the GT patch instead of the offline mask's crop (docs/segrefiner.md, 'HR training (object and
+# patch views)').
 # (dataset type and root are given inline so that test configs can add a test dataset base.)
 model_size = 256
 object_view = [

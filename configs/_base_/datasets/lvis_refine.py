@@ -1,4 +1,5 @@
-# LVIS v1 objects for LR training (segrefiner.md sections 3.2, 5.2): every time an image is
+# LVIS v1 objects for LR training (docs/segrefiner.md, 'LR training (LVIS objects)'): every
+# time an image is
 # loaded, one of its instances (area > 512 px) is drawn, perturbed online into a coarse mask on
 # the full image, cropped with its box + 40 px split randomly between the sides, squashed to
 # 256x256 (image bilinear, masks nearest) and flipped with probability 0.5.
