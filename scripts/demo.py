@@ -14,7 +14,7 @@ import time
 
 from mmengine.runner import Runner
 
-from segrefiner.datasets.synthetic import generate_synthetic_dataset
+from segrefiner.datasets.generators import generate_synthetic_dataset
 from segrefiner.utils.run_config import load_run_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
