@@ -1,7 +1,7 @@
 """Time segrefiner's evaluation functions against straightforward implementations.
 
 Each metric of ``segrefiner.evaluation.functional`` is timed on 1024² and 2048² masks next to a
-plain implementation of the same definition written here (``design/metrics.md``): seg2bmap with
+plain implementation of the same definition written here (``docs/metrics.md``): seg2bmap with
 shifted arrays, disks and ellipses built from their row rules, neighbourhoods checked with
 ``scipy.ndimage`` binary morphology, erosion by iterating a 3×3 square. Both must give identical
 numbers (the script fails otherwise); the table reports the median times and their ratio.

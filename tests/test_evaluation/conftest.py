@@ -1,4 +1,4 @@
-"""Literal, loop-based implementations of the metric definitions (``design/metrics.md``).
+"""Literal, loop-based implementations of the metric definitions (``docs/metrics.md``).
 
 They follow the words of the definitions pixel by pixel, so they are slow and only used on tiny
 masks, as an oracle independent of the vectorised (bit-packed) code under test.

@@ -94,7 +94,8 @@ def test_unselected_pixels_fall_back_to_coarse():
     (0.75, [0.08, 0.16, 0.24, 0.32, 0.40, 0.50]),  # c = 0.5: F = c·ᾱ_{i−1}
 ])
 def test_loop_follows_the_design_table(prob, finals):
-    """With a constant confidence, F after each step matches §1.5's table."""
+    """With a constant confidence, F after each step matches the table of ``docs/segrefiner.md``,
+    'Reverse update'."""
     diffusion = DiscreteDiffusion()
     seen_t, seen_f = [], []
     logit = torch.logit(torch.tensor(prob, dtype=torch.float64)).float()

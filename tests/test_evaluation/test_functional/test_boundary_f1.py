@@ -63,7 +63,7 @@ def test_seg2bmap_matches_literal_definition(shape, plain, blobs):
 
 
 def test_bound_pixels_ratio_and_pixels():
-    # Examples of metrics.md (bound_th = 0.008).
+    # Examples of docs/metrics.md, 'Boundary F-measure' (bound_th = 0.008).
     assert bound_pixels(0.008, (480, 854)) == 8
     assert bound_pixels(0.008, (480, 640)) == 7
     assert bound_pixels(0.008, (1080, 1920)) == 18

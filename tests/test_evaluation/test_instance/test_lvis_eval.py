@@ -273,7 +273,8 @@ def test_hand_worked_box_area():
 
 class _LVISBoundaryEval(LVISEval):
     """The installed ``LVISEval`` with the ``lvis_challenge_2021`` pair IoU
-    ``min(mask IoU, boundary IoU)``; boundaries by scipy erosion (``metrics.md`` §1(c)): the
+    ``min(mask IoU, boundary IoU)``; boundaries by scipy erosion (``docs/metrics.md``,
+    'Boundary IoU'): the
     foreground within Chebyshev distance d = max(1, round(0.02 · diagonal)) of background or of
     the image edge."""
 

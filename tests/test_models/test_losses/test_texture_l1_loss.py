@@ -1,4 +1,7 @@
-"""TextureL1Loss on known inputs, against a plain loop implementation of §1.4."""
+"""TextureL1Loss on known inputs, against a plain loop implementation of its definition.
+
+See ``docs/segrefiner.md``, 'Training loss'.
+"""
 import math
 
 import numpy as np
