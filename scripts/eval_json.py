@@ -1,6 +1,7 @@
 """Mask AP and boundary AP of instance results (COCO results JSON) against an LVIS-format GT.
 
-SegRefiner's ``scripts/eval_json.py`` (``segrefiner.md`` §7.5), without its pitfalls: the
+SegRefiner's ``scripts/eval_json.py`` (``docs/metrics.md``, 'Mask AP and boundary AP'), without
+its pitfalls: the
 default GT is the file ``scripts/lvis2coco.py`` writes, nothing is cached (no ``--dt_out``), and
 detections whose image or category is not in the GT are reported (how many, which ids) before
 they are skipped.
