@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pycocotools.mask as mask_utils
@@ -304,7 +305,8 @@ def _lvis_api(gt_path, dets):
     """{iou_type: results} of the installed lvis package (LVIS, LVISResults, LVISEval) on
     ``dets``, boundary AP through :class:`_LVISBoundaryEval`."""
     evaluated = {}
-    with numpy_float_alias():
+    with numpy_float_alias(), warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)  # lvis' Logger.warn
         for iou_type, cls in (('segm', LVISEval), ('boundary', _LVISBoundaryEval)):
             lvis_gt = LVIS(gt_path)
             ev = cls(lvis_gt, LVISResults(lvis_gt, copy.deepcopy(dets)), 'segm')
