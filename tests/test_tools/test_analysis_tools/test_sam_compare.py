@@ -1,4 +1,5 @@
-"""scripts/sam_compare.py with a tiny, randomly initialised SAM built from segment-anything."""
+"""tools/analysis_tools/sam_compare.py with a tiny, randomly initialised SAM built from
+segment-anything."""
 import json
 from functools import partial
 

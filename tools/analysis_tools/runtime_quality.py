@@ -14,7 +14,7 @@ and ``runtime_quality.png`` (mIoU and boundary F1 against ms per image), written
 
 Usage::
 
-    python scripts/runtime_quality.py \\
+    python tools/analysis_tools/runtime_quality.py \\
         configs/residual_refiner/residual-refiner_unet-s5-d16-fcn_4xb4-20k_oxford-pets-256x256.py \\
         work_dirs/residual_refiner_pets/iter_20000.pth --steps 1 3 5 10 20 \\
         --segrefiner-config configs/segrefiner/segrefiner_demo_cpu.py \\
@@ -34,15 +34,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 try:
     import segrefiner  # noqa: F401
 except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from segrefiner.apis import (build_test_dataset, evaluate_methods, init_refiner,  # noqa: E402
-                             residual_refiner_method, results_table, segmentor_method,
-                             segrefiner_method)
-from segrefiner.apis.study_cli import (add_evaluation_arguments,  # noqa: E402
-                                       add_segrefiner_arguments, check_segrefiner_arguments,
-                                       load_study_config, require_file,
-                                       require_segrefiner_files, study_main, write_study)
+from segrefiner.apis import init_refiner  # noqa: E402
+from study import (add_evaluation_arguments, add_segrefiner_arguments,  # noqa: E402
+                   build_test_dataset, check_segrefiner_arguments, evaluate_methods,
+                   load_study_config, require_file, require_segrefiner_files,
+                   residual_refiner_method, results_table, segmentor_method, segrefiner_method,
+                   study_main, write_study)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -1,4 +1,5 @@
-"""scripts/ablation.py: trains the missing modes with tools/train.py and compares all of them."""
+"""tools/analysis_tools/ablation.py: trains the missing modes with tools/train.py and compares
+all of them."""
 import json
 
 import cv2

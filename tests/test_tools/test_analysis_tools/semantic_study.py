@@ -17,7 +17,7 @@ import torch
 from segrefiner.apis import init_refiner
 from segrefiner.datasets import generate_synthetic_dataset
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 UNET_CONFIG = ROOT / 'configs/unet/unet-tiny-s5-d16_fcn_1xb8-600_synthetic-3cls-96x96-cpu.py'
 REFINER_CONFIG = (ROOT / 'configs/residual_refiner/'
                   'residual-refiner_unet-tiny-s5-d16-fcn_1xb8-200_synthetic-3cls-96x96-cpu.py')
@@ -87,8 +87,9 @@ def trained_study(tmp_path_factory) -> dict:
 
 
 def load_script(name: str) -> ModuleType:
-    """Import ``scripts/<name>.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / 'scripts' / f'{name}.py')
+    """Import ``tools/analysis_tools/<name>.py`` as a module."""
+    spec = importlib.util.spec_from_file_location(name,
+                                                  ROOT / 'tools' / 'analysis_tools' / f'{name}.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -23,7 +23,7 @@ method, SAM's boxes drawn on its panel), all written atomically.
 
 Usage::
 
-    python scripts/sam_compare.py \\
+    python tools/analysis_tools/sam_compare.py \\
         configs/residual_refiner/residual-refiner_unet-s5-d16-fcn_4xb4-20k_oxford-pets-256x256.py \\
         work_dirs/residual_refiner_pets/iter_20000.pth \\
         --sam-checkpoint checkpoints/sam_vit_b_01ec64.pth --sam-type vit_b \\
@@ -47,17 +47,16 @@ from segment_anything import SamPredictor, sam_model_registry  # noqa: E402
 try:
     import segrefiner  # noqa: F401
 except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from segrefiner.apis import (build_test_dataset, evaluate_methods, init_refiner,  # noqa: E402
-                             predict_label_map, residual_refiner_method, results_table,
-                             segmentor_method, segrefiner_method)
-from segrefiner.apis.study_cli import (add_evaluation_arguments,  # noqa: E402
-                                       add_segrefiner_arguments, check_segrefiner_arguments,
-                                       load_study_config, plot_metric_bars, require_file,
-                                       require_segrefiner_files, study_main, write_study)
+from segrefiner.apis import init_refiner  # noqa: E402
 from segrefiner.datasets.transforms import add_border_class  # noqa: E402
 from segrefiner.utils.io import write_image_atomic  # noqa: E402
+from study import (add_evaluation_arguments, add_segrefiner_arguments,  # noqa: E402
+                   build_test_dataset, check_segrefiner_arguments, evaluate_methods,
+                   load_study_config, plot_metric_bars, predict_label_map, require_file,
+                   require_segrefiner_files, residual_refiner_method, results_table,
+                   segmentor_method, segrefiner_method, study_main, write_study)
 
 SAM_TYPES = ('vit_b', 'vit_l', 'vit_h')
 #: BGR colour of ignored pixels in the overlays.

@@ -1,4 +1,5 @@
-"""scripts/runtime_quality.py on the tiny baseline → refiner run: table, JSON and plot."""
+"""tools/analysis_tools/runtime_quality.py on the tiny baseline → refiner run: table, JSON and
+plot."""
 import json
 
 import cv2

@@ -19,7 +19,7 @@ and boundary F1), written atomically.
 
 Usage::
 
-    python scripts/ablation.py \\
+    python tools/analysis_tools/ablation.py \\
         configs/residual_refiner/residual-refiner_unet-s5-d16-fcn_4xb4-20k_oxford-pets-256x256.py \\
         --checkpoints full=work_dirs/rr_full/iter_20000.pth \\
         --work-dir work_dirs/ablation --out work_dirs/ablation
@@ -42,18 +42,17 @@ from mmengine.logging import print_log  # noqa: E402
 try:
     import segrefiner  # noqa: F401
 except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from segrefiner.apis import (build_test_dataset, evaluate_methods, init_refiner,  # noqa: E402
-                             residual_refiner_method, results_table, segmentor_method,
-                             segrefiner_method)
-from segrefiner.apis.study_cli import (add_evaluation_arguments,  # noqa: E402
-                                       add_segrefiner_arguments, check_segrefiner_arguments,
-                                       load_study_config, plot_metric_bars, require_file,
-                                       require_segrefiner_files, study_main, write_study)
+from segrefiner.apis import init_refiner  # noqa: E402
 from segrefiner.models.segmentors.residual_refiner import MODES  # noqa: E402
+from study import (add_evaluation_arguments, add_segrefiner_arguments,  # noqa: E402
+                   build_test_dataset, check_segrefiner_arguments, evaluate_methods,
+                   load_study_config, plot_metric_bars, require_file, require_segrefiner_files,
+                   residual_refiner_method, results_table, segmentor_method, segrefiner_method,
+                   study_main, write_study)
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
