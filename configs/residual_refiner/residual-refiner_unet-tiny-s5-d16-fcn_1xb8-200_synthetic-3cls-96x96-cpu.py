@@ -1,7 +1,8 @@
 # A tiny ResidualRefiner on the tiny CPU UNet baseline (synthetic benchmark, 3 classes).
 #   python tools/train.py configs/unet/unet-tiny-s5-d16_fcn_1xb8-600_synthetic-3cls-96x96-cpu.py
 #   python tools/train.py configs/residual_refiner/residual-refiner_unet-tiny-s5-d16-fcn_1xb8-200_synthetic-3cls-96x96-cpu.py
-# Ablations: --cfg-options model.mode=no_image (no_logits, no_probs), or scripts/ablation.py.
+# Ablations: --cfg-options model.mode=no_image (no_logits, no_probs), or
+# tools/analysis_tools/ablation.py.
 _base_ = ['../unet/unet-tiny-s5-d16_fcn_1xb8-600_synthetic-3cls-96x96-cpu.py']
 baseline_checkpoint = 'work_dirs/unet-tiny-s5-d16_fcn_1xb8-600_synthetic-3cls-96x96-cpu/iter_600.pth'
 # the refiner normalises and pads its inputs exactly as the baseline was trained
