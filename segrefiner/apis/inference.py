@@ -8,7 +8,6 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmengine.structures import PixelData
 from mmengine.utils import import_modules_from_strings
 from mmseg.registry import MODELS
@@ -16,13 +15,19 @@ from mmseg.structures import SegDataSample
 
 from ..datasets.transforms.loading import read_binary_mask
 from ..evaluation.functional import binarize
+from ..utils.checkpoint import load_weights
 
 ImageType = Union[str, Path, np.ndarray]
 
 
 def init_refiner(config: Union[str, Path, Config], checkpoint: Optional[str] = None,
-                 device: str = 'cpu', cfg_options: Optional[dict] = None) -> torch.nn.Module:
+                 device: str = 'cpu', cfg_options: Optional[dict] = None,
+                 trust_checkpoint: bool = False) -> torch.nn.Module:
     """Build a refiner from a config and load its checkpoint.
+
+    The checkpoint is loaded with ``torch.load(weights_only=True)`` and the allow-list of
+    :mod:`segrefiner.utils.checkpoint` (tensors, builtins and what a Runner checkpoint holds),
+    and must fit the model key for key and shape for shape.
 
     Args:
         config (str | Path | Config): config file or loaded config.
@@ -30,9 +35,18 @@ def init_refiner(config: Union[str, Path, Config], checkpoint: Optional[str] = N
             ``tools/convert_checkpoint.py``); random weights when None.
         device (str): ``'cpu'``, ``'cuda'``, ``'cuda:1'``...
         cfg_options (dict, optional): overrides merged into the config.
+        trust_checkpoint (bool): load the checkpoint with ``weights_only=False``, also when it
+            needs other types. A checkpoint is a pickle that can run code: only for a file you
+            trust.
 
     Returns:
         nn.Module: the model in eval mode, with its config as ``model.cfg``.
+
+    Raises:
+        FileNotFoundError: the config or the checkpoint does not exist.
+        segrefiner.utils.checkpoint.CheckpointError: the checkpoint is corrupt, needs types
+            outside the allow-list, or does not fit the model (an original ``denoise_model.*``
+            checkpoint: the message gives the ``tools/convert_checkpoint.py`` command).
     """
     if isinstance(config, (str, Path)):
         if not osp.isfile(config):
@@ -47,7 +61,7 @@ def init_refiner(config: Union[str, Path, Config], checkpoint: Optional[str] = N
     init_default_scope(config.get('default_scope', 'mmseg'))
     model = MODELS.build(config.model)
     if checkpoint is not None:
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+        load_weights(model, str(checkpoint), trust=trust_checkpoint)
     model.cfg = config
     return model.to(device).eval()
 

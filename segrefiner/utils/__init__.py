@@ -1,3 +1,3 @@
-from . import compat
+from . import checkpoint, compat
 
-__all__ = ['compat']
+__all__ = ['checkpoint', 'compat']
