@@ -15,6 +15,7 @@ import time
 from mmengine.runner import Runner
 
 from segrefiner.datasets.generators import generate_synthetic_dataset
+from segrefiner.utils.checkpoint import CheckpointGuard
 from segrefiner.utils.run_config import load_run_config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -72,7 +73,10 @@ def main() -> None:
                                                                              'overlays')
     test_cfg.custom_hooks = [dict(type='RefinedMaskWriterHook', out_dir=refined_dir,
                                   overlay_dir=overlay_dir)]
-    metrics = Runner.from_cfg(test_cfg).test()
+    with CheckpointGuard() as guard:  # weights_only load of our Runner checkpoint
+        test_runner = Runner.from_cfg(test_cfg)
+        test_runner.register_hook(guard)
+        metrics = test_runner.test()
 
     print(f'\nval split of {args.data_root} ({args.num_val} images), '
           f'{time.time() - start:.0f} s in all:')

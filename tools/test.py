@@ -1,5 +1,10 @@
 """Test a refiner: refine the test split, write the refined masks and print the metrics.
 
+The checkpoint is loaded with ``torch.load(weights_only=True)`` and an allow-list of what a
+Runner checkpoint holds (``--trust-checkpoint`` lifts it for a file you trust), and it must fit
+the config's model key for key (an original ``denoise_model.*`` checkpoint is refused with the
+``tools/convert_checkpoint.py`` command that converts it).
+
 Examples:
     python tools/test.py CONFIG CHECKPOINT --out work_dirs/refined
     python tools/test.py CONFIG CHECKPOINT --out refined --show-dir overlays --steps 3
@@ -8,11 +13,11 @@ Examples:
 """
 import argparse
 
-from mmengine.runner import Runner
-from mmseg.registry import RUNNERS
-
-import segrefiner  # noqa: F401  (compat shims + registration)
-from segrefiner.utils.run_config import add_run_args, load_run_config, parse_run_args
+import segrefiner  # noqa: F401  (registration)
+from segrefiner.utils.checkpoint import CheckpointError, CheckpointGuard
+from segrefiner.utils.compat import filter_stack_warnings
+from segrefiner.utils.run_config import (add_run_args, build_runner, load_run_config,
+                                         parse_run_args)
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,6 +37,7 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    filter_stack_warnings()
     args = parse_args()
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     cfg.load_from = args.checkpoint
@@ -45,9 +51,14 @@ def main() -> None:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='InstanceResultsWriterHook', out_prefix=args.out_prefix)
         ]
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.test()
+    with CheckpointGuard(trust=args.trust_checkpoint) as guard:
+        runner = build_runner(cfg)
+        runner.register_hook(guard)
+        runner.test()
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except CheckpointError as exc:
+        raise SystemExit(f'error: {exc}')

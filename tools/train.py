@@ -1,5 +1,10 @@
 """Train a refiner (or any segmentor) from a config, as MMSegmentation's ``tools/train.py``.
 
+Checkpoints (``--resume``, the config's ``load_from``) are loaded with
+``torch.load(weights_only=True)`` and an allow-list of what a Runner checkpoint holds
+(``--trust-checkpoint`` lifts it for a file you trust); a ``load_from`` checkpoint must fit the
+model key for key.
+
 Examples:
     python tools/train.py configs/segrefiner/segrefiner_demo_cpu.py
     python tools/train.py CONFIG --work-dir work_dirs/x --resume
@@ -7,11 +12,10 @@ Examples:
 """
 import argparse
 
-from mmengine.runner import Runner
-from mmseg.registry import RUNNERS
-
-import segrefiner  # noqa: F401  (compat shims + registration)
-from segrefiner.utils.run_config import (add_run_args, enable_amp, load_run_config,
+import segrefiner  # noqa: F401  (registration)
+from segrefiner.utils.checkpoint import CheckpointError, CheckpointGuard
+from segrefiner.utils.compat import filter_stack_warnings
+from segrefiner.utils.run_config import (add_run_args, build_runner, enable_amp, load_run_config,
                                          parse_run_args)
 
 
@@ -28,14 +32,20 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    filter_stack_warnings()
     args = parse_args()
     cfg = load_run_config(args.config, args.cfg_options, args.work_dir, args.launcher)
     if args.amp:
         enable_amp(cfg)
     cfg.resume = args.resume
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    runner.train()
+    with CheckpointGuard(trust=args.trust_checkpoint) as guard:
+        runner = build_runner(cfg)
+        runner.register_hook(guard)
+        runner.train()
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except CheckpointError as exc:
+        raise SystemExit(f'error: {exc}')

@@ -1,4 +1,4 @@
-"""Config handling shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Config, flags and runner handling shared by ``tools/train.py`` and ``tools/test.py``."""
 import argparse
 import os
 import os.path as osp
@@ -6,6 +6,8 @@ from typing import Optional
 
 import torch
 from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+from mmseg.registry import RUNNERS
 
 from .compat import patch_cpu_distributed
 
@@ -41,7 +43,13 @@ def load_run_config(config: str, cfg_options: Optional[dict] = None,
 
 
 def add_run_args(parser: argparse.ArgumentParser) -> None:
-    """The flags every tool shares: ``--cfg-options``, ``--launcher``, ``--local-rank``."""
+    """The flags every tool shares: ``--cfg-options``, ``--launcher``, ``--local-rank``,
+    ``--trust-checkpoint``."""
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load checkpoints with torch.load(weights_only=False), also when '
+                        'they need types beyond tensors and what mmengine Runner checkpoints '
+                        'hold. A checkpoint is a pickle that can run code: only for files you '
+                        'trust')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, key=value pairs (e.g. '
                         'train_cfg.max_iters=100 optim_wrapper.optimizer.lr=1e-4)')
@@ -70,3 +78,10 @@ def enable_amp(cfg: Config) -> None:
         raise SystemExit(f'--amp works with optim_wrapper.type=OptimWrapper, got {wrapper}')
     cfg.optim_wrapper.type = 'AmpOptimWrapper'
     cfg.optim_wrapper.loss_scale = 'dynamic'
+
+
+def build_runner(cfg: Config) -> Runner:
+    """``Runner.from_cfg``, or the config's ``runner_type`` from mmseg's ``RUNNERS``."""
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)
