@@ -2,7 +2,7 @@
 import pytest
 from mmengine.registry import init_default_scope
 
-import segrefiner  # noqa: F401  (registers components, applies compat shims)
+import segrefiner  # noqa: F401  (registers components; pytest.ini filters the stack's warnings)
 
 init_default_scope('mmseg')
 

@@ -1,59 +1,45 @@
-"""Every compatibility shim of the pinned stack, in one place.
+"""The compatibility shims of the pinned stack that segrefiner's tools apply, in one place.
 
 The working set (torch 2.14, mmengine 0.10.7, mmcv 2.1.0, mmdet 3.3.0, mmseg 1.2.2, lvis 0.5.3)
-has known snags (``../shared/design/openmmlab.md`` §3). Importing :mod:`segrefiner` applies the
-shims below once; each is idempotent and names the problem it solves.
+has known snags. Importing :mod:`segrefiner` only registers components (here: the DDP wrapper
+below); each shim is applied by the tool that needs it, not by the import:
 
 1. mmengine 0.10.7 calls ``torch.load`` without ``weights_only``; torch >= 2.6 defaults to
    ``weights_only=True`` and refuses Runner checkpoints (they pickle the message hub), which breaks
-   ``--resume``, ``load_from`` and ``tools/test.py``. The local-file checkpoint loader is
-   re-registered to load trusted local files with ``weights_only=False``.
-2. PyPI ``lvis`` 0.5.3 uses ``np.float``, removed in numpy 1.24.
+   ``--resume``, ``load_from`` and ``tools/test.py``. ``tools/train.py``, ``tools/test.py`` and
+   ``init_refiner`` load through :mod:`segrefiner.utils.checkpoint` instead: ``weights_only=True``
+   with an allow-list of what a Runner checkpoint holds, installed for the run only.
+2. PyPI ``lvis`` 0.5.3 uses ``np.float``, removed in numpy 1.24: the alias exists only around the
+   lvis call (:mod:`segrefiner.evaluation.instance.lvis_eval`).
 3. mmengine's ``--launcher pytorch`` calls ``torch.cuda.set_device`` unconditionally, and the
    Runner wraps the model in DDP with ``device_ids=[LOCAL_RANK]``; both fail on a CPU-only
-   machine. :func:`patch_cpu_distributed` makes the launcher and the DDP wrapper CPU (gloo) aware.
-4. Deprecation warnings of the stack that say nothing about our code are filtered.
+   machine. :func:`patch_cpu_distributed` (called by :func:`~.run_config.load_run_config` for a
+   distributed launch) makes the launcher and the DDP wrapper CPU (gloo) aware.
+4. Deprecation warnings of the stack that say nothing about our code:
+   :func:`filter_stack_warnings`, called by the tools (``pytest.ini`` filters them for the tests).
 """
-import os
 import warnings
 
-import numpy as np
 import torch
 from mmengine.model import MMDistributedDataParallel
-from mmengine.runner.checkpoint import CheckpointLoader
 from mmengine.registry import MODEL_WRAPPERS
 
-_APPLIED = False
+#: ``warnings.filterwarnings('ignore', message=...)`` patterns of :func:`filter_stack_warnings`.
+STACK_WARNINGS = (
+    r'.*torch\.jit\.script.*deprecated.*',
+    r'.*torch\.cuda\.amp\..*deprecated.*',
+    r'.*pkg_resources is deprecated.*',
+    r".*__array__ implementation doesn't accept a copy keyword.*",
+    r'.*On January 1, 2023, MMCV will release v2\.0\.0.*',
+)
 
 
-def _load_from_local(filename: str, map_location=None):
-    """Local checkpoint loader of mmengine, with ``weights_only=False``.
+def filter_stack_warnings() -> None:
+    """Ignore the stack's deprecation warnings (:data:`STACK_WARNINGS`) in this process.
 
-    Runner checkpoints pickle ``mmengine.logging.HistoryBuffer`` and numpy scalars, which
-    torch's safe unpickler rejects. Only local files, which the user chose, take this path.
+    For the tools' ``main()``; a library import must not call it.
     """
-    filename = os.path.expanduser(filename)
-    if not os.path.isfile(filename):
-        raise FileNotFoundError(f'checkpoint file not found: {filename}')
-    return torch.load(filename, map_location=map_location, weights_only=False)
-
-
-def _register_local_loader() -> None:
-    CheckpointLoader.register_scheme(prefixes='', loader=_load_from_local, force=True)
-
-
-def _patch_numpy_aliases() -> None:
-    # ``lvis/eval.py`` calls ``.astype(np.float)``; numpy >= 1.24 removed the alias.
-    if 'float' not in np.__dict__:
-        np.float = float  # type: ignore[attr-defined]
-
-
-def _filter_warnings() -> None:
-    for message in (r'.*torch\.jit\.script.*deprecated.*',
-                    r'.*torch\.cuda\.amp\..*deprecated.*',
-                    r'.*pkg_resources is deprecated.*',
-                    r".*__array__ implementation doesn't accept a copy keyword.*",
-                    r'.*On January 1, 2023, MMCV will release v2\.0\.0.*'):
+    for message in STACK_WARNINGS:
         warnings.filterwarnings('ignore', message=message)
 
 
@@ -101,14 +87,3 @@ def patch_cpu_distributed(cfg) -> None:
 
     _init_dist_pytorch_cpu._segrefiner_cpu = True  # type: ignore[attr-defined]
     dist_utils._init_dist_pytorch = _init_dist_pytorch_cpu
-
-
-def apply_all() -> None:
-    """Apply the import-time shims (1, 2 and 4 above) once."""
-    global _APPLIED
-    if _APPLIED:
-        return
-    _register_local_loader()
-    _patch_numpy_aliases()
-    _filter_warnings()
-    _APPLIED = True
