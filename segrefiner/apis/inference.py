@@ -108,7 +108,7 @@ def refine(model: torch.nn.Module, image: ImageType, coarse_mask: ImageType, ste
 
     The tight box of the mask plus a margin (``test_cfg.pad_width``) is cut from the image,
     resized to the model size, refined with ``steps`` reverse diffusion steps and pasted back
-    (§5.4 of the SegRefiner design), so the image may have any size.
+    (``docs/segrefiner.md``, 'Crop mode'), so the image may have any size.
 
     Args:
         model (nn.Module): a :class:`Refiner` from :func:`init_refiner`.

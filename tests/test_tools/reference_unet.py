@@ -1,6 +1,6 @@
 """An independent description of the original SegRefiner UNet for conversion tests.
 
-Written from the specification (``../shared/design/segrefiner.md`` §2, i.e. improved-diffusion's
+Written from the specification (``docs/segrefiner.md``, 'Denoiser UNet', i.e. improved-diffusion's
 ``UNetModel`` as SegRefiner configures it) directly on raw state dicts with ``denoise_model.*``
 keys, sharing no code with ``segrefiner.models``:
 
