@@ -5,7 +5,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.structures import PixelData
-from mmseg.structures import SegDataSample
 
 from segrefiner.apis import init_refiner, merge_class_probs, refine_label_map
 from tiny_models import tiny_refiner_cfg
