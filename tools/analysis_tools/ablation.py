@@ -46,6 +46,7 @@ except ImportError:  # run from a checkout without installing the package
 
 from segrefiner.apis import init_refiner  # noqa: E402
 from segrefiner.models.segmentors.residual_refiner import MODES  # noqa: E402
+from segrefiner.utils.checkpoint import CheckpointMismatchError  # noqa: E402
 from study import (add_evaluation_arguments, add_segrefiner_arguments,  # noqa: E402
                    build_test_dataset, check_segrefiner_arguments, evaluate_methods,
                    load_study_config, plot_metric_bars, require_file, require_segrefiner_files,
@@ -154,7 +155,7 @@ def run(args: argparse.Namespace) -> dict:
         try:
             models[mode] = init_refiner(copy.deepcopy(cfg), checkpoints[mode],
                                         device=args.device, cfg_options={'model.mode': mode})
-        except RuntimeError as error:
+        except CheckpointMismatchError as error:
             raise RuntimeError(f'checkpoint {checkpoints[mode]} does not fit mode {mode!r}: '
                                f'{str(error).splitlines()[0]}') from error
     first = models[args.modes[0]]
