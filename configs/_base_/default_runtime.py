@@ -8,6 +8,8 @@ env_cfg = dict(
 )
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+# torch's RNG state in every checkpoint: --resume continues with the same random draws
+custom_hooks = [dict(type='TorchRNGStateHook')]
 log_processor = dict(by_epoch=False)
 log_level = 'INFO'
 load_from = None

@@ -47,8 +47,7 @@ train_cfg = dict(max_iters=max_iters, val_interval=max_iters + 1000)
 default_hooks = dict(logger=dict(interval=1),
                      checkpoint=dict(interval={ckpt_every}, max_keep_ckpts=-1),
                      visualization=dict(type='SegVisualizationHook', draw=False))
-custom_hooks = {custom_hooks}
-randomness = dict(seed={seed}, deterministic=True)
+{custom_hooks}randomness = dict(seed={seed}, deterministic=True)
 """
 
 #: Every random transform of the project's training pipeline: the coarse mask drawn online
@@ -82,14 +81,15 @@ FIXED_PIPELINE = """[
 def write_config(path: Path, data: Path, iters: int, ckpt_every: Optional[int] = None,
                  seed: int = 0, batch: int = 2, pipeline: str = RANDOM_PIPELINE,
                  optimizer: str = 'dict(lr=2e-3)', timesteps: int = 6, start: float = 0.8,
-                 custom_hooks: Sequence[str] = ()) -> Path:
+                 custom_hooks: Optional[Sequence[str]] = None) -> Path:
     """Write a tiny training config (see :data:`CONFIG`) and return its path.
 
     ``optimizer`` is the text of the ``optim_wrapper.optimizer`` dict merged into the demo
     config's (AdamW) one. ``timesteps=1, start=0.0`` makes the training step deterministic: t
     is always 0 and the corrupted mask is the coarse mask (no pixel is drawn fine).
     """
-    hooks = '[' + ', '.join(f"dict(type='{name}')" for name in custom_hooks) + ']'
+    hooks = '' if custom_hooks is None else 'custom_hooks = [' + ', '.join(
+        f"dict(type='{name}')" for name in custom_hooks) + ']\n'
     path.write_text(CONFIG.format(root=ROOT, data=data, iters=iters,
                                   ckpt_every=ckpt_every or iters, seed=seed, batch=batch,
                                   pipeline=pipeline, optimizer=optimizer, timesteps=timesteps,
@@ -150,31 +150,6 @@ def max_difference(a: Dict[str, torch.Tensor], b: Dict[str, torch.Tensor]) -> fl
     """max |a - b| over every tensor of two state dicts with the same keys."""
     assert a.keys() == b.keys()
     return max(float((a[key] - b[key]).abs().max()) for key in a if a[key].numel())
-
-
-@HOOKS.register_module(force=True)
-class TorchRNGStateHook(Hook):
-    """Saves torch's global RNG state in each checkpoint and restores it on resume.
-
-    mmengine 0.10.7 checkpoints no RNG state. The refiner's training step draws t and the
-    corruption from torch's global generator, so without this hook the iterations after a resume
-    see other draws than an uninterrupted run. numpy's global state needs nothing: the
-    transforms draw from it, and on resume the loop replays the skipped batches through the
-    pipeline, which brings it to where it was (restoring it here would be wrong for that reason).
-    """
-
-    priority = 'VERY_LOW'
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint['torch_rng_state'] = torch.get_rng_state()
-        if torch.cuda.is_available():
-            checkpoint['cuda_rng_state'] = torch.cuda.get_rng_state_all()
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        if 'torch_rng_state' in checkpoint:
-            torch.set_rng_state(checkpoint['torch_rng_state'])
-        if 'cuda_rng_state' in checkpoint and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(checkpoint['cuda_rng_state'])
 
 
 @HOOKS.register_module(force=True)

@@ -1,4 +1,5 @@
 from .instance_results_writer_hook import InstanceResultsWriterHook
 from .refined_mask_writer_hook import RefinedMaskWriterHook
+from .rng_state_hook import TorchRNGStateHook
 
-__all__ = ['RefinedMaskWriterHook', 'InstanceResultsWriterHook']
+__all__ = ['RefinedMaskWriterHook', 'InstanceResultsWriterHook', 'TorchRNGStateHook']
