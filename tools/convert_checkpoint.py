@@ -23,7 +23,6 @@ import argparse
 import inspect
 import io
 import os.path as osp
-import pickle
 import re
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -33,6 +32,7 @@ from mmengine.config import Config
 from torch.overrides import TorchFunctionMode
 
 from segrefiner.models import DenoiseUNet, TextureL1Loss
+from segrefiner.utils.checkpoint import load_checkpoint_file
 from segrefiner.utils.io import write_bytes_atomic
 
 SRC_PREFIX = 'denoise_model.'
@@ -49,26 +49,20 @@ INFERRED = ('in_channels', 'out_channels', 'model_channels', 'num_res_blocks', '
 StateDict = Dict[str, torch.Tensor]
 
 
-def load_source(path: str) -> StateDict:
+def load_source(path: str, trust: bool = False) -> StateDict:
     """The state dict of an original checkpoint (bare or under ``state_dict``).
+
+    The file is loaded without executing it (:func:`load_checkpoint_file`: ``weights_only``
+    with the allow-list of Runner and released checkpoints) unless ``trust`` is set.
 
     Raises:
         FileNotFoundError: no file at ``path``.
+        UntrustedCheckpointError: the file needs types outside the allow-list and ``trust``
+            is off; the message names them and the ``--trust-checkpoint`` opt-in.
         ValueError: the file is not a PyTorch checkpoint, holds no SegRefiner UNet, or has
             already been converted.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'checkpoint file not found: {path}')
-    try:
-        try:
-            ckpt = torch.load(path, map_location='cpu', weights_only=True)
-        except pickle.UnpicklingError:
-            # mmcv 1.x checkpoints pickle their meta (config text, mmcv version objects).
-            ckpt = torch.load(path, map_location='cpu', weights_only=False)
-    except Exception as err:  # torch.load raises many types on foreign files
-        raise ValueError(f'{path} is not a PyTorch checkpoint '
-                         f'({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ""})'
-                         ) from err
+    ckpt = load_checkpoint_file(path, map_location='cpu', trust=trust)
     if not isinstance(ckpt, dict):
         raise ValueError(f'{path} does not hold a state dict (got {type(ckpt).__name__})')
     state = ckpt.get('state_dict', ckpt)
@@ -354,6 +348,7 @@ def convert_state_dict(state: StateDict, source: str = 'checkpoint',
             to check the checkpoint against.
         config_name (str): name of the config, used in error messages.
         num_heads (int, optional): attention heads when no config is given.
+        trust (bool): load ``src`` with plain unpickling (only for a file the user trusts).
 
     Returns:
         tuple: (OrderedDict of ``decode_head.denoiser.*`` tensors, the DenoiseUNet settings
@@ -383,7 +378,7 @@ def format_config(settings: dict) -> str:
 
 
 def convert(src: str, dst: str, config: Optional[str] = None,
-            num_heads: Optional[int] = None
+            num_heads: Optional[int] = None, trust: bool = False
             ) -> Tuple[dict, 'OrderedDict[str, torch.Tensor]']:
     """Convert the checkpoint ``src`` into ``dst`` (written atomically, only when valid).
 
@@ -398,7 +393,7 @@ def convert(src: str, dst: str, config: Optional[str] = None,
         ``meta['denoiser']``; the converted ``decode_head.denoiser.*`` tensors).
     """
     expected = denoiser_from_config(config) if config else None
-    converted, settings = convert_state_dict(load_source(src), src, expected,
+    converted, settings = convert_state_dict(load_source(src, trust), src, expected,
                                              f'config {config}', num_heads)
     ckpt = dict(state_dict=converted,
                 meta=dict(converted_from=osp.basename(src), converter='segrefiner',
@@ -419,9 +414,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument('--num-heads', type=int, help='attention heads of the original network '
                         f'when no --config is given (default {DEFAULT_NUM_HEADS}, the released '
                         'value; the weights do not record it)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='unpickle SRC without the allow-list (runs whatever the file '
+                        'names: only for a file you trust)')
     args = parser.parse_args(argv)
     try:
-        settings, converted = convert(args.src, args.dst, args.config, args.num_heads)
+        settings, converted = convert(args.src, args.dst, args.config, args.num_heads,
+                                      args.trust_checkpoint)
     except (FileNotFoundError, ValueError) as err:
         parser.exit(1, f'{parser.prog}: error: {err}\n')
     print(f'converted {len(converted)} tensors ({sum(v.numel() for v in converted.values()):,} '

@@ -222,7 +222,7 @@ def test_bad_files_name_the_file_and_never_half_write(tmp_path, capsys):
 
     rejected(tmp_path / 'absent.pth', 'not found')
     (tmp_path / 'notes.txt').write_text('not a checkpoint\n')
-    rejected(tmp_path / 'notes.txt', 'not a PyTorch checkpoint')
+    rejected(tmp_path / 'notes.txt', 'is not a torch checkpoint')
     torch.save([torch.zeros(1)], tmp_path / 'list.pth')
     rejected(tmp_path / 'list.pth', 'does not hold a state dict')
     torch.save({'state_dict': {'backbone.conv.weight': torch.zeros(1)}}, tmp_path / 'other.pth')
@@ -245,3 +245,35 @@ def test_bad_files_name_the_file_and_never_half_write(tmp_path, capsys):
     assert stderr.startswith('convert_checkpoint.py: error: checkpoint file not found: ')
     assert str(tmp_path / 'absent.pth') in stderr
     assert not (tmp_path / 'new.pth').exists()
+
+
+class _CreatesFile:
+    """Unpickles into ``open(path, 'w')``: a file that runs code when it is loaded."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return open, (self.path, 'w')
+
+
+def test_untrusted_checkpoints_are_refused_unless_trusted(tmp_path, capsys):
+    shapes = original_shapes(**SHALLOW)
+    state = _random_state(shapes)
+    target = tmp_path / 'pwned'
+    evil = tmp_path / 'evil.pth'
+    torch.save({'state_dict': state, 'meta': _CreatesFile(target)}, evil)
+    with pytest.raises(SystemExit) as exit_:
+        main([str(evil), str(tmp_path / 'out.pth'), '--num-heads', '1'])
+    assert exit_.value.code == 1
+    stderr = capsys.readouterr().err
+    assert str(evil) in stderr and '--trust-checkpoint' in stderr
+    assert not target.exists() and not (tmp_path / 'out.pth').exists()
+
+    # a trusted file with a type outside the allow-list converts with --trust-checkpoint
+    extra = tmp_path / 'extra.pth'
+    torch.save({'state_dict': state, 'meta': {'root': Path('/data')}}, extra)
+    with pytest.raises(SystemExit):
+        main([str(extra), str(tmp_path / 'out.pth'), '--num-heads', '1'])
+    main([str(extra), str(tmp_path / 'out.pth'), '--num-heads', '1', '--trust-checkpoint'])
+    assert (tmp_path / 'out.pth').is_file()
