@@ -3,6 +3,7 @@ from .big import BIGDataset
 from .coco_humans import COCOHumansDataset
 from .coco_refine import CocoRefineDataset
 from .collate import multi_view_collate
+from .composite import CompositeRefineDataset  # noqa: F401
 from .dis import DISDataset
 from .generators import generate_synthetic_dataset
 from .hr_collection import HRCollectionDataset

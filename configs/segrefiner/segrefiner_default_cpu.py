@@ -1,0 +1,34 @@
+# The bundled default refiner: a small SegRefiner (the released diffusion, losses and crop-mode
+# inference at 256x256) trained on the CPU on realistic photo composites (see
+# configs/_base_/datasets/composite.py), for real photographs.
+#   python tools/train.py configs/segrefiner/segrefiner_default_cpu.py \
+#       --work-dir work_dirs/segrefiner_default_cpu
+# Another length: --cfg-options train_cfg.max_iters=N param_scheduler.1.end=N
+#
+# Denoiser: 4.83 M parameters (18.4 MiB fp32 state_dict); widths 16-16-32-64-96-160 at strides
+# 1-32, attention only at stride 32; 6.7 GFLOP per 256x256 forward.
+_base_ = [
+    '../_base_/models/segrefiner.py', '../_base_/datasets/composite.py',
+    '../_base_/schedules/schedule_40k.py', '../_base_/default_runtime.py'
+]
+max_iters = 5000
+model = dict(
+    decode_head=dict(
+        denoiser=dict(model_channels=16, num_res_blocks=1, channel_mult=(1, 1, 2, 4, 6, 10),
+                      attention_strides=(32, ), num_heads=4, norm_groups=8)),
+    test_cfg=dict(model_size=256, batch_max=8))
+
+optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=1e-2, by_epoch=False, begin=0, end=200),
+    dict(type='CosineAnnealingLR', by_epoch=False, begin=200, end=max_iters, eta_min=1e-5),
+]
+# validation: 32 held-out composites (seed 1), crop-mode inference, every 1000 iterations
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters, val_interval=1000)
+val_cfg = dict(type='ValLoop')
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(interval=500, max_keep_ckpts=3, save_last=True),
+    visualization=dict(type='SegVisualizationHook', draw=False))
+env_cfg = dict(dist_cfg=dict(backend='gloo'))
+randomness = dict(seed=0)
