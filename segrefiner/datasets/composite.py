@@ -18,7 +18,8 @@ class CompositeRefineDataset(BaseDataset):
     ``np.random.default_rng([seed, i])``. The pipeline receives what the file-based refine
     datasets' loading transforms produce: ``img`` (H, W, 3) uint8 BGR, ``gt_seg_map`` and
     ``gt_coarse_seg`` (H, W) uint8 in {0, 1}, both listed in ``seg_fields``, ``img_shape``,
-    ``ori_shape``, plus ``img_path`` (a virtual name), ``sample_idx``, ``coarse_kind`` and
+    ``ori_shape``, plus ``img_path`` (a virtual name), ``sample_idx``, ``index`` (the render
+    index, which differs from ``sample_idx`` with ``indices``), ``coarse_kind`` and
     ``shape_kind``. With ``coarse=False`` there is no ``gt_coarse_seg`` (add e.g.
     ``GenerateCoarseMask`` to the pipeline). Use another ``seed`` for a held-out split.
 
@@ -66,16 +67,17 @@ class CompositeRefineDataset(BaseDataset):
 
     def load_data_list(self) -> list:
         """One small dict per sample; the sample itself is rendered in :meth:`get_data_info`."""
-        return [dict(sample_idx=i) for i in range(self.num_samples)]
+        return [dict(index=i) for i in range(self.num_samples)]
 
     def get_data_info(self, idx: int) -> dict:
         """Render sample ``idx`` (of the dataset after ``indices``) from ``(seed, index)``."""
-        index = super().get_data_info(idx)['sample_idx']
+        index = super().get_data_info(idx)['index']  # the index before ``indices``
         rng = np.random.default_rng([self.seed, index])
         img, mask, info = render_composite(rng, self.img_size, return_info=True)
         results = dict(img=img, gt_seg_map=mask.astype(np.uint8), seg_fields=['gt_seg_map'],
                        img_shape=img.shape[:2], ori_shape=img.shape[:2],
-                       img_path=f'composite_s{self.seed}_{index:07d}.jpg', sample_idx=index,
+                       img_path=f'composite_s{self.seed}_{index:07d}.jpg', sample_idx=idx,
+                       index=index,
                        shape_kind=info['shape'], reduce_zero_label=False)
         if self.coarse:
             coarse, kind = sample_coarse_mask(

@@ -27,7 +27,7 @@ train_dataloader = dict(
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type=dataset_type, num_samples=1000000, img_size=img_size, seed=0,
+    dataset=dict(type=dataset_type, num_samples=100000, img_size=img_size, seed=0,
                  pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,

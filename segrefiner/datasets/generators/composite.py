@@ -604,14 +604,11 @@ def render_composite(rng: np.random.Generator, size: Tuple[int, int] = (320, 320
         tuple: ``(image, mask)`` — (H, W, 3) uint8 BGR and (H, W) bool, never empty (and not
         the whole image) — plus ``info`` when ``return_info`` is set.
     """
-    h, w = size
-    for _ in range(20):
-        out = _render_once(rng, (h, w))
-        area = out[1].mean()
-        if 0.003 <= area <= 0.9:
-            break
-    image, mask, info = out
-    return (image, mask, info) if return_info else (image, mask)
+    for _ in range(100):
+        image, mask, info = _render_once(rng, (int(size[0]), int(size[1])))
+        if 0.003 <= mask.mean() <= 0.9:
+            return (image, mask, info) if return_info else (image, mask)
+    raise RuntimeError(f'no composite with a usable object in 100 draws at size {size}')
 
 
 def _render_once(rng: np.random.Generator, size: Tuple[int, int]):
@@ -677,7 +674,7 @@ def _render_once(rng: np.random.Generator, size: Tuple[int, int]):
         # keep the outline visible: at least a small colour step across it
         step = fg_mean - bg_mean
         contrast = float(np.linalg.norm(step))
-        wanted = rng.uniform(10, 30)
+        wanted = rng.uniform(12, 40)
         if contrast < wanted:
             direction = step if contrast > 1.0 else rng.normal(0, 1, 3)
             direction = direction / max(float(np.linalg.norm(direction)), 1e-6)
