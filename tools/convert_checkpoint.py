@@ -42,6 +42,10 @@ SOBEL_KEYS = {'loss_texture.sobel.conv_x.weight': 0, 'loss_texture.sobel.conv_y.
 ORIGINAL_NORM_GROUPS = 32
 # Released values of the settings that the weights do not record.
 DEFAULT_NUM_HEADS = 4
+# DenoiseUNet options with which the original network is built (its code fixes them); a
+# config must keep them. The zero-init options only change the initialisation: any value.
+ORIGINAL_OPTIONS = dict(time_embedding='learned', num_head_channels=-1,
+                        use_scale_shift_norm=False, resblock_updown=False, conv_resample=True)
 # DenoiseUNet arguments that the weights determine, compared with --config.
 INFERRED = ('in_channels', 'out_channels', 'model_channels', 'num_res_blocks', 'channel_mult',
             'attention_strides', 'num_timesteps')
@@ -309,6 +313,10 @@ def resolve_settings(inferred: dict, source: str = 'checkpoint', config: Optiona
         if config['norm_groups'] != ORIGINAL_NORM_GROUPS:
             mismatches.append(f'norm_groups is {ORIGINAL_NORM_GROUPS} in the original network but '
                               f'{config["norm_groups"]!r} in the config')
+        for name, value in ORIGINAL_OPTIONS.items():
+            if config[name] != value:
+                mismatches.append(f'{name} is {value!r} in the original network but '
+                                  f'{config[name]!r} in the config')
         if num_heads is not None and num_heads != config['num_heads']:
             mismatches.append(f'num_heads is {num_heads} on the command line but '
                               f'{config["num_heads"]!r} in the config')
@@ -318,8 +326,11 @@ def resolve_settings(inferred: dict, source: str = 'checkpoint', config: Optiona
         settings = dict(config)
         settings.update(inferred)  # same values; keeps the checkpoint's attention strides
     else:
-        settings = dict(inferred, num_heads=DEFAULT_NUM_HEADS if num_heads is None else num_heads,
-                        num_heads_upsample=-1, dropout=0.0, norm_groups=ORIGINAL_NORM_GROUPS)
+        params = inspect.signature(DenoiseUNet.__init__).parameters
+        settings = {n: p.default for n, p in params.items() if n not in ('self', 'init_cfg')}
+        settings.update(inferred, num_heads=DEFAULT_NUM_HEADS if num_heads is None else num_heads,
+                        num_heads_upsample=-1, dropout=0.0, norm_groups=ORIGINAL_NORM_GROUPS,
+                        **ORIGINAL_OPTIONS)
     mc, mult = settings['model_channels'], settings['channel_mult']
     attention = [mc * m for i, m in enumerate(mult) if 2**i in settings['attention_strides']]
     heads = settings['num_heads']

@@ -1,9 +1,14 @@
-"""The SegRefiner denoiser: an improved-diffusion style UNet conditioned on a learned timestep.
+"""The UNet family of the diffusion models: SegRefiner's denoiser and its relatives.
 
-Parameter names, shapes and the attention head split follow the released SegRefiner checkpoints
-(``docs/segrefiner.md``, 'Denoiser UNet' and 'Released checkpoints'), so that released
-weights load after renaming the ``denoise_model.`` prefix (``tools/convert_checkpoint.py``).
+One network, improved-diffusion's / guided-diffusion's ``UNetModel``, configured by options:
+the defaults are SegRefiner's released denoiser, whose parameter names, shapes and attention
+head split follow the released checkpoints (``docs/segrefiner.md``, 'Denoiser UNet' and
+'Released checkpoints'), so released weights load after renaming the ``denoise_model.`` prefix
+(``tools/convert_checkpoint.py``). The options reproduce guided-diffusion's variants
+(sinusoidal timestep MLP, scale-shift norm, re-sampling residual blocks, heads by width, zero
+initialisation) with guided-diffusion's parameter names.
 """
+import math
 from typing import List, Optional, Sequence
 
 import torch
@@ -11,6 +16,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor, nn
+
+TIME_EMBEDDINGS = ('learned', 'sinusoidal')
 
 
 class GroupNorm32(nn.GroupNorm):
@@ -36,34 +43,85 @@ class TimestepEmbedSequential(nn.Sequential, TimestepBlock):
         return x
 
 
-class Downsample(nn.Module):
-    """3×3 convolution with stride 2: (B, C, H, W) → (B, C, ⌈H/2⌉, ⌈W/2⌉)."""
+class SinusoidalTimestepEmbedding(nn.Sequential):
+    """Sinusoidal features of the timestep followed by ``Linear → SiLU → Linear``.
 
-    def __init__(self, channels: int) -> None:
+    guided-diffusion's ``timestep_embedding`` (cosines then sines of ``t · max_period^(−i/half)``,
+    ``t`` taken as is) and ``time_embed`` MLP, with its parameter names (``0.*``, ``2.*``).
+    Unlike a learned table, nearby levels get nearby embeddings, so a long schedule (T=300,
+    1000) trains with few samples per level.
+
+    Args:
+        channels (int): number of sinusoidal features (even).
+        out_channels (int): embedding width.
+        max_period (float): longest period of the features. Defaults to 10000.
+    """
+
+    def __init__(self, channels: int, out_channels: int, max_period: float = 10000.0) -> None:
+        if channels % 2:
+            raise ValueError(f'channels must be even, got {channels}')
+        super().__init__(nn.Linear(channels, out_channels), nn.SiLU(),
+                         nn.Linear(out_channels, out_channels))
+        self.channels = channels
+        self.max_period = max_period
+
+    def forward(self, t: Tensor) -> Tensor:
+        """(B,) timesteps (int or float) → (B, out_channels) embeddings."""
+        half = self.channels // 2
+        freqs = torch.exp(-math.log(self.max_period) *
+                          torch.arange(half, dtype=torch.float32, device=t.device) / half)
+        args = t.float()[:, None] * freqs[None]
+        features = torch.cat([torch.cos(args), torch.sin(args)], dim=1)
+        return super().forward(features.to(self[0].weight.dtype))
+
+
+class Downsample(nn.Module):
+    """Halve the size: (B, C, H, W) → (B, C, ⌈H/2⌉, ⌈W/2⌉).
+
+    Args:
+        channels (int): channels C.
+        use_conv (bool): a 3×3 convolution with stride 2 (``op``); else 2×2 average pooling
+            (no parameters). Defaults to True.
+    """
+
+    def __init__(self, channels: int, use_conv: bool = True) -> None:
         super().__init__()
-        self.op = nn.Conv2d(channels, channels, 3, stride=2, padding=1)
+        self.op = (nn.Conv2d(channels, channels, 3, stride=2, padding=1) if use_conv else
+                   nn.AvgPool2d(kernel_size=2, stride=2))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.op(x)
 
 
 class Upsample(nn.Module):
-    """Nearest ×2 upsampling followed by a 3×3 convolution: (B, C, H, W) → (B, C, 2H, 2W)."""
+    """Nearest ×2 upsampling, then a 3×3 convolution if ``use_conv``: (B, C, H, W) → (B, C, 2H, 2W).
 
-    def __init__(self, channels: int) -> None:
+    Args:
+        channels (int): channels C.
+        use_conv (bool): follow the upsampling with a 3×3 convolution (``conv``). Defaults to
+            True.
+    """
+
+    def __init__(self, channels: int, use_conv: bool = True) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv = nn.Conv2d(channels, channels, 3, padding=1) if use_conv else None
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2, mode='nearest'))
+        x = F.interpolate(x, scale_factor=2, mode='nearest')
+        return x if self.conv is None else self.conv(x)
 
 
 class ResBlock(TimestepBlock):
-    """Residual block with an additive timestep embedding (no scale-shift norm).
+    """Residual block conditioned on the timestep embedding, optionally re-sampling.
 
-    ``GroupNorm → SiLU → conv3×3``, plus ``Linear(SiLU(emb))`` broadcast over H×W, then
-    ``GroupNorm → SiLU → Dropout → conv3×3``; the skip is identity when the channel counts
-    match, else a 1×1 convolution.
+    ``GroupNorm → SiLU → conv3×3`` (``in_layers``); the embedding through ``SiLU → Linear``
+    (``emb_layers``), broadcast over H×W, is either added (``h + e``) or, with
+    ``use_scale_shift_norm``, split into (scale, shift) and applied after the next norm
+    (``norm(h) · (1 + scale) + shift``, FiLM-like); then ``GroupNorm → SiLU → Dropout → conv3×3``
+    (``out_layers``). The skip is the identity when the channel counts match, else a 1×1
+    convolution. With ``up``/``down`` both the branch (before its convolution, ``h_upd``) and
+    the skip (``x_upd``) are re-sampled without parameters (nearest ×2 / 2×2 average pooling),
+    as guided-diffusion's ``resblock_updown``.
 
     Args:
         channels (int): input channels C_in.
@@ -71,15 +129,30 @@ class ResBlock(TimestepBlock):
         out_channels (int): output channels C_out.
         dropout (float): dropout probability before the second convolution.
         norm_groups (int): GroupNorm groups.
+        use_scale_shift_norm (bool): scale-shift conditioning (``emb_layers`` gives 2·C_out).
+        up (bool): double H and W.
+        down (bool): halve H and W.
     """
 
     def __init__(self, channels: int, emb_channels: int, out_channels: int,
-                 dropout: float = 0.0, norm_groups: int = 32) -> None:
+                 dropout: float = 0.0, norm_groups: int = 32,
+                 use_scale_shift_norm: bool = False, up: bool = False,
+                 down: bool = False) -> None:
         super().__init__()
+        if up and down:
+            raise ValueError('a ResBlock re-samples up or down, not both')
+        self.use_scale_shift_norm = use_scale_shift_norm
         self.in_layers = nn.Sequential(
             GroupNorm32(norm_groups, channels), nn.SiLU(),
             nn.Conv2d(channels, out_channels, 3, padding=1))
-        self.emb_layers = nn.Sequential(nn.SiLU(), nn.Linear(emb_channels, out_channels))
+        self.updown = up or down
+        if self.updown:
+            resample = Upsample if up else Downsample
+            self.h_upd = resample(channels, use_conv=False)
+            self.x_upd = resample(channels, use_conv=False)
+        self.emb_layers = nn.Sequential(
+            nn.SiLU(),
+            nn.Linear(emb_channels, 2 * out_channels if use_scale_shift_norm else out_channels))
         self.out_layers = nn.Sequential(
             GroupNorm32(norm_groups, out_channels), nn.SiLU(), nn.Dropout(p=dropout),
             nn.Conv2d(out_channels, out_channels, 3, padding=1))
@@ -87,10 +160,23 @@ class ResBlock(TimestepBlock):
                                 nn.Conv2d(channels, out_channels, 1))
 
     def forward(self, x: Tensor, emb: Tensor) -> Tensor:
-        """x: (B, C_in, H, W), emb: (B, E) → (B, C_out, H, W)."""
-        h = self.in_layers(x)
-        h = h + self.emb_layers(emb).type(h.dtype)[..., None, None]
-        return self.skip_connection(x) + self.out_layers(h)
+        """x: (B, C_in, H, W), emb: (B, E) → (B, C_out, H', W') (H' = 2H, H/2 or H)."""
+        if self.updown:
+            norm, act, conv = self.in_layers
+            h = conv(self.h_upd(act(norm(x))))
+            x = self.x_upd(x)
+        else:
+            h = self.in_layers(x)
+        emb_out = self.emb_layers(emb).type(h.dtype)[..., None, None]
+        if self.use_scale_shift_norm:
+            norm, *rest = self.out_layers
+            scale, shift = emb_out.chunk(2, dim=1)
+            h = norm(h) * (1 + scale) + shift
+            for layer in rest:
+                h = layer(h)
+        else:
+            h = self.out_layers(h + emb_out)
+        return self.skip_connection(x) + h
 
 
 class AttentionBlock(nn.Module):
@@ -98,17 +184,25 @@ class AttentionBlock(nn.Module):
 
     The ``qkv`` projection output (B, 3C, HW) is reshaped to (B·heads, 3C/heads, HW) *before*
     it is split into q, k and v, i.e. the channels are ordered heads first, then q/k/v inside
-    each head. Released weights depend on that ordering.
+    each head. Released SegRefiner and guided-diffusion weights depend on that ordering.
 
     Args:
-        channels (int): channels C (divisible by ``num_heads``).
-        num_heads (int): attention heads.
+        channels (int): channels C (divisible by the head count).
+        num_heads (int): attention heads, unless ``num_head_channels`` is given.
         norm_groups (int): GroupNorm groups.
+        num_head_channels (int): channels per head (heads = C / num_head_channels);
+            -1 uses ``num_heads``.
     """
 
-    def __init__(self, channels: int, num_heads: int = 1, norm_groups: int = 32) -> None:
+    def __init__(self, channels: int, num_heads: int = 1, norm_groups: int = 32,
+                 num_head_channels: int = -1) -> None:
         super().__init__()
-        if channels % num_heads:
+        if num_head_channels != -1:
+            if num_head_channels < 1 or channels % num_head_channels:
+                raise ValueError(f'channels ({channels}) must be divisible by '
+                                 f'num_head_channels ({num_head_channels})')
+            num_heads = channels // num_head_channels
+        elif num_heads < 1 or channels % num_heads:
             raise ValueError(f'channels ({channels}) must be divisible by num_heads ({num_heads})')
         self.num_heads = num_heads
         self.norm = GroupNorm32(norm_groups, channels)
@@ -130,10 +224,19 @@ class AttentionBlock(nn.Module):
 
 @MODELS.register_module()
 class DenoiseUNet(BaseModule):
-    """SegRefiner's denoiser: predicts the fine mask's logits from image + current mask.
+    """A timestep-conditioned UNet; by default SegRefiner's denoiser (fine-mask logits).
 
-    With the released settings (the defaults) it has 118,604,673 parameters and the key layout
-    of the released checkpoints. Width and depth are configurable for small CPU models.
+    The defaults are the released SegRefiner settings: 118,604,673 parameters and the key
+    layout of the released checkpoints. The options cover guided-diffusion's ``UNetModel``
+    (with ``model_channels=256, num_res_blocks=2, channel_mult=(1, 1, 2, 2, 4, 4),
+    attention_strides=(8, 16, 32), num_head_channels=64, time_embedding='sinusoidal',
+    use_scale_shift_norm=True, resblock_updown=True, zero_init_output=True,
+    zero_init_residual=True`` it has the names and shapes of its 256² checkpoints). Layout:
+    a 3×3 stem; per level ``num_res_blocks`` ResBlocks (attention after each where the
+    down-sampling factor is in ``attention_strides``) and a down-sampling between levels;
+    a middle ResBlock, attention, ResBlock; a mirrored decoder with one more ResBlock per level,
+    each taking one skip, and an up-sampling closing every level but the last; GroupNorm, SiLU,
+    3×3 conv.
 
     Args:
         in_channels (int): input channels (3 image channels + 1 mask channel).
@@ -142,14 +245,35 @@ class DenoiseUNet(BaseModule):
         num_res_blocks (int): residual blocks per level (the decoder has one more).
         channel_mult (Sequence[int]): width multiplier per level; one down-sampling between
             consecutive levels, so the input side must be divisible by 2**(len - 1).
-        attention_strides (Sequence[int]): down-sampling factors at which attention is used.
+        attention_strides (Sequence[int]): down-sampling factors at which attention is used
+            (guided-diffusion's ``image_size // r`` for each attention resolution r).
         num_heads (int): attention heads in the encoder and middle block.
         num_heads_upsample (int): attention heads in the decoder; -1 means ``num_heads``.
-        num_timesteps (int): rows of the learned timestep embedding (6 in SegRefiner).
+        num_timesteps (int): rows of the learned timestep table (6 in SegRefiner); the
+            sinusoidal embedding takes any timestep and only records it (``num_timesteps``
+            attribute, checked against the diffusion by the heads).
         dropout (float): dropout inside the residual blocks.
         norm_groups (int): GroupNorm groups (must divide every width).
+        time_embedding (str): ``'learned'``: a table ``nn.Embedding(num_timesteps,
+            4·model_channels)`` (``time_embed.weight``); ``'sinusoidal'``:
+            :class:`SinusoidalTimestepEmbedding` of ``model_channels`` features
+            (``time_embed.0.*``, ``time_embed.2.*``).
+        num_head_channels (int): channels per attention head everywhere (heads = width /
+            num_head_channels; overrides ``num_heads`` and ``num_heads_upsample``); -1 counts
+            heads instead.
+        use_scale_shift_norm (bool): scale-shift timestep conditioning in the ResBlocks.
+        resblock_updown (bool): re-sample inside ResBlocks (``ResBlock(down=True)`` /
+            ``ResBlock(up=True)``) instead of separate Downsample/Upsample layers.
+        conv_resample (bool): the separate Downsample/Upsample layers use a convolution
+            (else average pooling / plain nearest up-sampling, no parameters).
+        zero_init_output (bool): zero the output convolution, so the network starts as the
+            zero map.
+        zero_init_residual (bool): zero the last convolution of every ResBlock and the output
+            projection of every attention block (guided-diffusion's ``zero_module``), so
+            every block starts as its skip connection.
         init_cfg (dict, optional): mmengine init config; None keeps PyTorch's default init,
-            as the original does.
+            as the original does. The zero-init options act at construction, so an
+            ``init_cfg`` initialiser that covers those layers overrides them.
 
     Example:
         >>> net = DenoiseUNet(model_channels=32, channel_mult=(1, 2), attention_strides=(2,))
@@ -169,66 +293,102 @@ class DenoiseUNet(BaseModule):
                  num_timesteps: int = 6,
                  dropout: float = 0.0,
                  norm_groups: int = 32,
+                 time_embedding: str = 'learned',
+                 num_head_channels: int = -1,
+                 use_scale_shift_norm: bool = False,
+                 resblock_updown: bool = False,
+                 conv_resample: bool = True,
+                 zero_init_output: bool = False,
+                 zero_init_residual: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if time_embedding not in TIME_EMBEDDINGS:
+            raise ValueError(f'time_embedding must be one of {TIME_EMBEDDINGS}, got '
+                             f'{time_embedding!r}')
         if num_heads_upsample == -1:
             num_heads_upsample = num_heads
         self.in_channels = in_channels
         self.num_timesteps = num_timesteps
         self.size_divisor = 2**(len(channel_mult) - 1)
         emb_channels = model_channels * 4
-        self.time_embed = nn.Embedding(num_timesteps, emb_channels)
+        if time_embedding == 'learned':
+            self.time_embed = nn.Embedding(num_timesteps, emb_channels)
+        else:
+            self.time_embed = SinusoidalTimestepEmbedding(model_channels, emb_channels)
 
-        def res_block(ch_in: int, ch_out: int) -> ResBlock:
-            return ResBlock(ch_in, emb_channels, ch_out, dropout, norm_groups)
+        def res_block(ch_in: int, ch_out: int, **updown) -> ResBlock:
+            return ResBlock(ch_in, emb_channels, ch_out, dropout, norm_groups,
+                            use_scale_shift_norm, **updown)
 
-        self.input_blocks = nn.ModuleList([
-            TimestepEmbedSequential(nn.Conv2d(in_channels, model_channels, 3, padding=1))
-        ])
-        skip_channels: List[int] = [model_channels]
-        ch, ds = model_channels, 1
+        def attention(ch: int, heads: int) -> AttentionBlock:
+            return AttentionBlock(ch, heads, norm_groups, num_head_channels)
+
+        ch = int(channel_mult[0] * model_channels)
+        stem_channels = ch
+        self.input_blocks = nn.ModuleList(
+            [TimestepEmbedSequential(nn.Conv2d(in_channels, ch, 3, padding=1))])
+        skip_channels: List[int] = [ch]
+        ds = 1
         for level, mult in enumerate(channel_mult):
             for _ in range(num_res_blocks):
-                layers: List[nn.Module] = [res_block(ch, mult * model_channels)]
-                ch = mult * model_channels
+                layers: List[nn.Module] = [res_block(ch, int(mult * model_channels))]
+                ch = int(mult * model_channels)
                 if ds in attention_strides:
-                    layers.append(AttentionBlock(ch, num_heads, norm_groups))
+                    layers.append(attention(ch, num_heads))
                 self.input_blocks.append(TimestepEmbedSequential(*layers))
                 skip_channels.append(ch)
             if level != len(channel_mult) - 1:
-                self.input_blocks.append(TimestepEmbedSequential(Downsample(ch)))
+                self.input_blocks.append(TimestepEmbedSequential(
+                    res_block(ch, ch, down=True) if resblock_updown else
+                    Downsample(ch, conv_resample)))
                 skip_channels.append(ch)
                 ds *= 2
 
         self.middle_block = TimestepEmbedSequential(
-            res_block(ch, ch), AttentionBlock(ch, num_heads, norm_groups), res_block(ch, ch))
+            res_block(ch, ch), attention(ch, num_heads), res_block(ch, ch))
 
         self.output_blocks = nn.ModuleList()
         for level, mult in reversed(list(enumerate(channel_mult))):
             for i in range(num_res_blocks + 1):
-                layers = [res_block(ch + skip_channels.pop(), model_channels * mult)]
-                ch = model_channels * mult
+                layers = [res_block(ch + skip_channels.pop(), int(model_channels * mult))]
+                ch = int(model_channels * mult)
                 if ds in attention_strides:
-                    layers.append(AttentionBlock(ch, num_heads_upsample, norm_groups))
+                    layers.append(attention(ch, num_heads_upsample))
                 if level and i == num_res_blocks:
-                    layers.append(Upsample(ch))
+                    layers.append(res_block(ch, ch, up=True) if resblock_updown else
+                                  Upsample(ch, conv_resample))
                     ds //= 2
                 self.output_blocks.append(TimestepEmbedSequential(*layers))
 
         self.out = nn.Sequential(
             GroupNorm32(norm_groups, ch), nn.SiLU(),
-            nn.Conv2d(model_channels, out_channels, 3, padding=1))
+            nn.Conv2d(stem_channels, out_channels, 3, padding=1))
+        self._zero_init(zero_init_output, zero_init_residual)
+
+    def _zero_init(self, output: bool, residual: bool) -> None:
+        """Zero the output convolution and/or the last layer of every residual branch."""
+        layers = [self.out[-1]] if output else []
+        if residual:
+            for module in self.modules():
+                if isinstance(module, ResBlock):
+                    layers.append(module.out_layers[-1])
+                elif isinstance(module, AttentionBlock):
+                    layers.append(module.proj_out)
+        for layer in layers:
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
-        """Predict the fine mask's logits.
+        """Predict the output map (SegRefiner: the fine mask's logits).
 
         Args:
-            x (Tensor): (B, in_channels, H, W): normalised image channels then the mask.
-                H and W must be divisible by ``size_divisor``.
-            t (Tensor): (B,) int64 timestep indices in [0, num_timesteps).
+            x (Tensor): (B, in_channels, H, W): for SegRefiner the normalised image channels
+                then the mask. H and W must be divisible by ``size_divisor``.
+            t (Tensor): (B,) timesteps: int64 indices in [0, num_timesteps) for the learned
+                table; any int or float values for the sinusoidal embedding.
 
         Returns:
-            Tensor: (B, out_channels, H, W) logits.
+            Tensor: (B, out_channels, H, W).
         """
         if x.shape[-2] % self.size_divisor or x.shape[-1] % self.size_divisor:
             raise ValueError(f'input size {tuple(x.shape[-2:])} must be divisible by '
