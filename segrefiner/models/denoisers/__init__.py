@@ -1,3 +1,4 @@
-from .denoise_unet import DenoiseUNet
+from .denoise_unet import DenoiseUNet, SinusoidalTimestepEmbedding
+from .residual_unet import ResidualUNet
 
-__all__ = ['DenoiseUNet']
+__all__ = ['DenoiseUNet', 'ResidualUNet', 'SinusoidalTimestepEmbedding']

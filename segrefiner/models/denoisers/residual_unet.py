@@ -1,51 +1,21 @@
-"""The correction network of the ResidualRefiner: a small time-conditioned UNet."""
-import math
+"""The correction network of the ResidualRefiner: a :class:`DenoiseUNet` preset."""
 from typing import Optional, Sequence
 
-import torch
 from mmseg.registry import MODELS
-from torch import Tensor, nn
 
 from .denoise_unet import DenoiseUNet
-
-
-class SinusoidalTimestepEmbedding(nn.Module):
-    """Sinusoidal features of the noise level followed by a two-layer MLP.
-
-    Unlike a learned table, nearby levels get nearby embeddings, so a long schedule (T=300)
-    trains with few samples per level.
-
-    Args:
-        channels (int): number of sinusoidal features (even).
-        out_channels (int): embedding width.
-        max_period (float): longest period of the features. Defaults to 10000.
-    """
-
-    def __init__(self, channels: int, out_channels: int, max_period: float = 10000.0) -> None:
-        super().__init__()
-        if channels % 2:
-            raise ValueError(f'channels must be even, got {channels}')
-        half = channels // 2
-        freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32) / half)
-        self.register_buffer('freqs', freqs, persistent=False)
-        self.mlp = nn.Sequential(
-            nn.Linear(channels, out_channels), nn.SiLU(), nn.Linear(out_channels, out_channels))
-
-    def forward(self, t: Tensor) -> Tensor:
-        """(B,) noise levels → (B, out_channels) embeddings."""
-        args = t.float()[:, None] * self.freqs[None]
-        return self.mlp(torch.cat([torch.cos(args), torch.sin(args)], dim=1))
 
 
 @MODELS.register_module()
 class ResidualUNet(DenoiseUNet):
     """A small :class:`DenoiseUNet` for long noise schedules that starts as the zero map.
 
-    The network of SegRefiner's denoiser (residual blocks with an additive timestep embedding,
-    optional attention, one attention block in the middle) with two changes: the learned
-    timestep table is replaced by :class:`SinusoidalTimestepEmbedding` (levels ``0..T``), and
-    the output convolution is zero-initialised, so a residual refiner built on it initially
-    returns its input logits unchanged.
+    Only a preset: SegRefiner's network (residual blocks with an additive timestep embedding,
+    optional attention, one attention block in the middle) with
+    ``time_embedding='sinusoidal'`` (any level ``0..T``, nearby levels embed nearby) and
+    ``zero_init_output=True``, so a residual refiner built on it initially returns its input
+    logits unchanged. Parameter names: ``time_embed.0.*`` / ``time_embed.2.*`` (the
+    sinusoidal MLP), then DenoiseUNet's.
 
     Args:
         in_channels (int): input channels.
@@ -62,6 +32,7 @@ class ResidualUNet(DenoiseUNet):
         init_cfg (dict, optional): mmengine init config. Defaults to None.
 
     Example:
+        >>> import torch
         >>> net = ResidualUNet(in_channels=9, out_channels=3, model_channels=16)
         >>> net(torch.zeros(2, 9, 32, 32), torch.tensor([0, 300])).abs().max()
         tensor(0., grad_fn=<MaxBackward1>)
@@ -87,11 +58,9 @@ class ResidualUNet(DenoiseUNet):
             channel_mult=channel_mult,
             attention_strides=attention_strides,
             num_heads=num_heads,
-            num_timesteps=1,
+            num_timesteps=num_timesteps,
             dropout=dropout,
             norm_groups=norm_groups,
+            time_embedding='sinusoidal',
+            zero_init_output=True,
             init_cfg=init_cfg)
-        self.num_timesteps = num_timesteps
-        self.time_embed = SinusoidalTimestepEmbedding(model_channels, model_channels * 4)
-        nn.init.zeros_(self.out[-1].weight)
-        nn.init.zeros_(self.out[-1].bias)

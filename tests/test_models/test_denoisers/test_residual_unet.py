@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from segrefiner.models import ResidualUNet
-from segrefiner.models.denoisers.residual_unet import SinusoidalTimestepEmbedding
+from segrefiner.models.denoisers.denoise_unet import SinusoidalTimestepEmbedding
 
 
 def test_starts_as_the_zero_map_and_learns_through_the_output_layer():
