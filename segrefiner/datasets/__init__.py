@@ -10,6 +10,7 @@ from .hr_collection import HRCollectionDataset
 from .lvis_refine import LVISRefineDataset
 from .oxford_pets import OxfordPetsDataset
 from .refine_folder import RefineFolderDataset
+from .seg_folder import SegFolderDataset  # noqa: F401
 from .synthetic import SyntheticRefineDataset
 from .transforms import *  # noqa: F401,F403
 

@@ -13,6 +13,7 @@ from .multi_view import MultiViewPack
 from .offline_coarse_mask import LoadOfflineCoarseMask
 from .patch_crop import PatchCrop
 from .random_object_crop import RandomObjectCrop
+from .seg_loading import LoadThresholdedAnnotations, read_grey_mask  # noqa: F401
 
 __all__ = [
     'LoadCoarseInstances', 'LoadRandomInstanceMask', 'PackInstanceRefineInputs',
