@@ -1,15 +1,14 @@
 """COCO-Humans: person / background / border segmentation from COCO instance annotations."""
-import json
 import os.path as osp
 from collections import defaultdict
 from typing import Dict, List, Optional
 
-import mmengine.fileio as fileio
 import numpy as np
+from mmdet.datasets.api_wrappers import COCO
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
-from .utils import check_coco_lists, coco_images, require_path
+from .utils import annotation_name, coco_images, load_coco, require_path
 
 
 @DATASETS.register_module()
@@ -22,8 +21,9 @@ class COCOHumansDataset(BaseSegDataset):
         ├── annotations/instances_train2017.json   (instances_val2017.json)
         └── train2017/<file_name>                  (val2017/...)
 
-    From the instances JSON the dataset keeps the images with at least one non-crowd ``person``
-    annotation (category id 1) of positive area. Their person annotations travel with each
+    From the instances JSON (read with the COCO API, mmdet's wrapper of pycocotools) the dataset
+    keeps the images with at least one non-crowd ``person`` annotation (category id 1) of
+    positive area. Their person annotations travel with each
     item and are rasterised by :class:`LoadCOCOHumansAnnotations` (pycocotools) into
     **0 background, 1 person, 2 border** (a band of half-width ``border_radius``, default 2 px,
     around the person union's contour; crowd regions are ignored).
@@ -78,38 +78,29 @@ class COCOHumansDataset(BaseSegDataset):
         super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=data_prefix,
                          **kwargs)
 
-    def _read_json(self) -> dict:
-        require_path(self.ann_file, 'COCO instances file', self.backend_args)
-        try:
-            data = json.loads(fileio.get_text(self.ann_file, backend_args=self.backend_args))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            raise ValueError(f'{self.ann_file} is not valid JSON ({error})') from error
-        check_coco_lists(data, ('images', 'annotations', 'categories'), self.ann_file,
-                         'COCO instances file')
-        person = [c for c in data['categories']
-                  if isinstance(c, dict) and c.get('id') == self.PERSON_CATEGORY_ID]
-        if not person or person[0].get('name') != 'person':
+    def _load_coco(self) -> COCO:
+        """The instances file through the COCO API, with its ``person`` category checked."""
+        coco = load_coco(self.ann_file, 'COCO instances file',
+                         ('images', 'annotations', 'categories'), self.backend_args)
+        person = coco.cats.get(self.PERSON_CATEGORY_ID)
+        if person is None or person.get('name') != 'person':
             raise ValueError(f'{self.ann_file} has no "person" category with id '
                              f'{self.PERSON_CATEGORY_ID}')
-        return data
+        return coco
 
-    def _person_annotations(self, data: dict, images: Dict[int, dict]) -> Dict[int, dict]:
-        """Per image id: ``dict(person=[segmentation...], crowd=[...])`` of its people."""
+    def _person_annotations(self, coco: COCO) -> Dict[int, dict]:
+        """Per image id: ``dict(person=[segmentation...], crowd=[...])`` of its people
+        (``load_coco`` has checked that every annotation's image is listed)."""
         people: Dict[int, dict] = defaultdict(lambda: dict(person=[], crowd=[]))
-        for index, ann in enumerate(data['annotations']):
+        for ann in coco.loadAnns(coco.getAnnIds(catIds=[self.PERSON_CATEGORY_ID])):
             try:
-                if ann['category_id'] != self.PERSON_CATEGORY_ID:
-                    continue
                 image_id, segmentation = ann['image_id'], ann['segmentation']
                 crowd = bool(ann.get('iscrowd', 0))
                 area = float(ann.get('area', 1))
             except (KeyError, TypeError, ValueError) as error:
-                raise ValueError(f'{self.ann_file}: annotation #{index} is not a COCO instance '
-                                 f'annotation (needs image_id, category_id, segmentation; '
-                                 f'{type(error).__name__}: {error})') from None
-            if image_id not in images:
-                raise ValueError(f'{self.ann_file}: annotation #{index} refers to image id '
-                                 f'{image_id}, which is not in "images"')
+                raise ValueError(f'{annotation_name(coco, ann, self.ann_file)} is not a COCO '
+                                 'instance annotation (needs image_id, category_id, '
+                                 f'segmentation; {type(error).__name__}: {error})') from None
             if area > 0:
                 people[image_id]['crowd' if crowd else 'person'].append(segmentation)
         return people
@@ -133,9 +124,9 @@ class COCOHumansDataset(BaseSegDataset):
         """
         img_dir = self.data_prefix.get('img_path', '')
         require_path(img_dir, 'image folder', self.backend_args, folder=True)
-        data = self._read_json()
-        images = coco_images(data, self.ann_file)
-        people = self._person_annotations(data, images)
+        coco = self._load_coco()
+        images = coco_images(coco, self.ann_file)
+        people = self._person_annotations(coco)
         with_people = sorted(i for i, p in people.items() if p['person'])
         data_list = []
         for image_id in self._split_ids(with_people):

@@ -12,8 +12,8 @@ from mmdet.datasets import CocoDataset
 from mmengine.utils import is_abs
 from mmseg.registry import DATASETS
 
-from ..evaluation.instance.coco_results import load_json, load_results, segmentation_to_rle
-from .utils import check_coco_lists, coco_images, require_path
+from ..evaluation.instance.coco_results import load_results, segmentation_to_rle
+from .utils import coco_images, load_coco, require_path
 
 
 @DATASETS.register_module()
@@ -26,7 +26,10 @@ class CocoRefineDataset(CocoDataset):
     ``ann_file`` gives the images' file names and sizes and the categories: ``classes`` are its
     category names and ``cat_ids`` their ids in label order (both in the dataset's
     ``metainfo``). Only images with at least one detection become items (SegRefiner); they are
-    ordered by image id.
+    ordered by image id. The annotation file is read with the COCO API (mmdet's
+    ``CocoDataset.COCOAPI``, pycocotools); the results file is checked detection by detection
+    (:func:`~segrefiner.evaluation.instance.coco_results.check_results`), and the box of a
+    detection without one is pycocotools' ``toBbox`` of its RLE.
 
     Layout (``data_root='data'``)::
 
@@ -69,11 +72,11 @@ class CocoRefineDataset(CocoDataset):
 
     def _read_annotations(self) -> Dict[int, dict]:
         """Images by id from ``ann_file``; sets ``cat_ids``, ``cat2label`` and the metainfo."""
-        data = load_json(self.ann_file, 'COCO annotation file', self.backend_args)
-        check_coco_lists(data, ('images', 'categories'), self.ann_file, 'COCO annotation file')
-        images = coco_images(data, self.ann_file)
+        coco = load_coco(self.ann_file, 'COCO annotation file', ('images', 'categories'),
+                         self.backend_args, self.COCOAPI)
+        images = coco_images(coco, self.ann_file)
         try:
-            categories = sorted((c['id'], c['name']) for c in data['categories'])
+            categories = sorted((c['id'], c['name']) for c in coco.loadCats(coco.getCatIds()))
         except (KeyError, TypeError) as error:
             raise ValueError(f'{self.ann_file}: categories need id and name ('
                              f'{type(error).__name__}: {error})') from None
