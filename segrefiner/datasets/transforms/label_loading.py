@@ -4,7 +4,7 @@ Both transforms raise errors that name the file and the problem: a missing or un
 a label map whose size differs from its image's, unexpected label values, or person annotations
 that rasterise to nothing.
 """
-from typing import List, Optional, Sequence, Union
+from typing import List, Optional, Sequence
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -12,12 +12,9 @@ from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 from pycocotools import mask as mask_utils
 
+from ...evaluation.instance.coco_results import Segmentation, segmentation_to_rle
 from .border_class import add_border_class
 from .loading import _decode_image, _read_bytes, add_seg_field
-
-#: A COCO ``segmentation``: polygons (list of flat xy lists) or an RLE dict.
-Segmentation = Union[List[List[float]], dict]
-
 
 def _check_image_size(results: dict, shape: Sequence[int], what: str) -> None:
     """Raise if ``shape`` differs from the loaded image's original (H, W)."""
@@ -100,8 +97,10 @@ class LoadCheckedAnnotations(LoadAnnotations):
 def coco_segmentation_to_mask(segmentation: Segmentation, height: int, width: int) -> np.ndarray:
     """Rasterise a COCO ``segmentation`` (polygons, uncompressed or compressed RLE).
 
-    Polygons with fewer than 3 points are dropped (pycocotools would read a 4-number polygon as
-    a box).
+    The package's one polygon/RLE conversion: pycocotools' ``decode`` of
+    :func:`~segrefiner.evaluation.instance.coco_results.segmentation_to_rle` (polygons with
+    fewer than 3 points are dropped, since pycocotools would read a 4-number polygon as a box;
+    an RLE must have the image's size).
 
     Args:
         segmentation (list | dict): the annotation's ``segmentation``.
@@ -110,21 +109,11 @@ def coco_segmentation_to_mask(segmentation: Segmentation, height: int, width: in
 
     Returns:
         np.ndarray: (H, W) bool mask.
+
+    Raises:
+        ValueError: an RLE whose size is not (height, width).
     """
-    if isinstance(segmentation, list):
-        polygons = [p for p in segmentation if len(p) >= 6]
-        if not polygons:
-            return np.zeros((height, width), bool)
-        rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
-    elif isinstance(segmentation.get('counts'), list):
-        rle = mask_utils.frPyObjects(segmentation, height, width)
-    else:
-        rle = segmentation
-    mask = mask_utils.decode(rle).astype(bool)
-    if mask.shape != (height, width):
-        raise ValueError(f'RLE of size {mask.shape} does not match the image size '
-                         f'{(height, width)}')
-    return mask
+    return mask_utils.decode(segmentation_to_rle(segmentation, height, width)).astype(bool)
 
 
 @TRANSFORMS.register_module()
@@ -177,7 +166,7 @@ class LoadCOCOHumansAnnotations(BaseTransform):
             for segmentation in segmentations:
                 try:
                     mask |= coco_segmentation_to_mask(segmentation, height, width)
-                except (TypeError, ValueError, AttributeError) as error:
+                except (KeyError, TypeError, ValueError, AttributeError) as error:
                     raise ValueError(f'invalid person segmentation of {where}: {error}') \
                         from error
             return mask

@@ -22,7 +22,14 @@ class InstanceResultsWriterHook(Hook):
 
     Results of all ranks are gathered (mmengine's ``collect_results``) and rank 0 writes the
     file atomically (temporary file + rename), so an interrupted run never leaves a truncated
-    JSON. With ``progress=True`` rank 0 shows a progress bar over the test images.
+    JSON. With ``progress=True`` rank 0 shows a progress bar over the test images. The masks are
+    encoded with mmdet's ``encode_mask_results`` (pycocotools), as mmdet's ``CocoMetric`` does.
+
+    Why a hook and not mmdet's ``CocoMetric(format_only=True)``: that metric takes the place of
+    (or sits beside) the test evaluator and maps labels to category ids through the COCO GT
+    (``ann_file`` or GT instances in the samples), whereas refining without GT
+    (``test_evaluator=[]``) must still write the file; and it writes ``{prefix}.bbox.json`` as
+    well as ``{prefix}.segm.json``, with ``mmengine.dump`` rather than atomically.
 
     Args:
         out_prefix (str): output path without the ``.segm.json`` suffix.

@@ -11,9 +11,11 @@ A results file is a JSON list with one dict per detection::
 import json
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
+import mmengine
 import mmengine.fileio as fileio
 import numpy as np
 import pycocotools.mask as mask_utils
+from mmdet.structures.mask import encode_mask_results
 from mmengine.structures import InstanceData
 
 from ...utils.io import write_bytes_atomic
@@ -39,7 +41,7 @@ def load_json(path: str, what: str, backend_args: Optional[dict] = None) -> Any:
     if not fileio.exists(path, backend_args=backend_args):
         raise FileNotFoundError(f'{what} not found: {path}')
     try:
-        return json.loads(fileio.get_text(path, backend_args=backend_args))
+        return mmengine.load(path, file_format='json', backend_args=backend_args)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f'{what} {path} is not valid JSON ({error})') from error
 
@@ -97,8 +99,10 @@ def load_results(path: str, backend_args: Optional[dict] = None) -> List[dict]:
 def segmentation_to_rle(segmentation: Segmentation, height: int, width: int) -> dict:
     """Compressed RLE (``counts`` as str) of polygons, uncompressed or compressed RLE.
 
-    Polygons with fewer than 3 points are dropped (pycocotools would read a 4-number polygon
-    as a box); no polygon left gives an empty mask.
+    The package's one conversion of COCO segmentations (pycocotools' ``frPyObjects`` and
+    ``merge``); ``coco_segmentation_to_mask`` decodes its output. Polygons with fewer than 3
+    points are dropped (pycocotools would read a 4-number polygon as a box); no polygon left
+    gives an empty mask.
 
     Args:
         segmentation (list | dict): the COCO segmentation.
@@ -133,15 +137,16 @@ def segmentation_to_rle(segmentation: Segmentation, height: int, width: int) -> 
 def encode_masks(masks: np.ndarray) -> List[dict]:
     """Compressed RLEs (``counts`` as str) of a stack of binary masks.
 
+    mmdet's ``encode_mask_results`` (pycocotools ``encode``), with the counts decoded to str as
+    mmdet's ``CocoMetric`` does before writing JSON.
+
     Args:
         masks (np.ndarray): (N, H, W) bool/0-1 masks.
 
     Returns:
         list[dict]: N RLE dicts ``{'size': [H, W], 'counts': str}``.
     """
-    if len(masks) == 0:
-        return []
-    rles = mask_utils.encode(np.asfortranarray(masks.transpose(1, 2, 0).astype(np.uint8)))
+    rles = encode_mask_results(masks)
     for rle in rles:
         rle['counts'] = rle['counts'].decode('ascii')
     return rles
