@@ -75,9 +75,10 @@ def read_binary_mask(path: str,
 class LoadRefineImageFromFile(LoadImageFromFile):
     """mmcv's ``LoadImageFromFile`` with errors that name the file.
 
-    A missing file raises ``FileNotFoundError`` and an undecodable one ``ValueError`` (instead of
-    the bare ``cv2.error``/``AssertionError`` of mmcv), unless ``ignore_empty=True``, in which
-    case the transform returns None as mmcv's does.
+    Reading and decoding are mmcv's (``super().transform``). A missing file raises
+    ``FileNotFoundError`` and an undecodable one ``ValueError`` (instead of the bare
+    ``FileNotFoundError``/``PIL``/``AssertionError`` of mmcv), unless ``ignore_empty=True``, in
+    which case the transform returns None as mmcv's does.
 
     Required Keys:
 
@@ -101,7 +102,7 @@ class LoadRefineImageFromFile(LoadImageFromFile):
                              'deprecated file_client_args')
 
     def transform(self, results: dict) -> Optional[dict]:
-        """Load the image of ``results['img_path']``.
+        """Load the image of ``results['img_path']`` with mmcv's transform.
 
         Args:
             results (dict): result dict with ``img_path``.
@@ -112,18 +113,20 @@ class LoadRefineImageFromFile(LoadImageFromFile):
         """
         filename = results['img_path']
         try:
-            img_bytes = _read_bytes(filename, 'image', self.backend_args)
-            img = _decode_image(img_bytes, filename, self.color_type, self.imdecode_backend)
+            if not fileio.exists(filename, backend_args=self.backend_args):
+                raise FileNotFoundError(f'image file not found: {filename}')
+            try:
+                # mmcv re-raises the decoder's error, or asserts on the None of cv2.imdecode
+                loaded = super().transform(results)
+            except Exception as error:
+                raise ValueError(f'{filename} is not a readable image ({error})') from error
+            if loaded is not None and loaded['img'].size == 0:
+                raise ValueError(f'{filename} is not a readable image')
         except (FileNotFoundError, ValueError):
             if self.ignore_empty:
                 return None
             raise
-        if self.to_float32:
-            img = img.astype(np.float32)
-        results['img'] = img
-        results['img_shape'] = img.shape[:2]
-        results['ori_shape'] = img.shape[:2]
-        return results
+        return loaded
 
 
 class _LoadBinaryMask(BaseTransform):
