@@ -71,8 +71,12 @@ def main() -> None:
     test_cfg.load_from = checkpoint
     refined_dir, overlay_dir = osp.join(args.work_dir, 'refined'), osp.join(args.work_dir,
                                                                              'overlays')
-    test_cfg.custom_hooks = [dict(type='RefinedMaskWriterHook', out_dir=refined_dir,
-                                  overlay_dir=overlay_dir)]
+    test_cfg.custom_hooks = [dict(type='RefinedMaskWriterHook', out_dir=refined_dir)]
+    # the panels as tools/test.py --show-dir draws them: mmseg's hook, RefineLocalVisualizer
+    test_cfg.visualizer = dict(test_cfg.visualizer, type='RefineLocalVisualizer',
+                               out_dir=overlay_dir)
+    test_cfg.default_hooks.visualization = dict(type='SegVisualizationHook', draw=True,
+                                                interval=1)
     with CheckpointGuard() as guard:  # weights_only load of our Runner checkpoint
         test_runner = Runner.from_cfg(test_cfg)
         test_runner.register_hook(guard)

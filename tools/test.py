@@ -43,10 +43,18 @@ def main() -> None:
     cfg.load_from = args.checkpoint
     if args.steps is not None:
         cfg.merge_from_dict({'model.test_cfg.steps': args.steps})
-    if args.out or args.show_dir:
+    if args.out:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
-            dict(type='RefinedMaskWriterHook', out_dir=args.out, overlay_dir=args.show_dir)
+            dict(type='RefinedMaskWriterHook', out_dir=args.out)
         ]
+    if args.show_dir:  # panels: mmseg's visualization hook on every sample, our visualizer
+        cfg.visualizer = dict(cfg.get('visualizer') or {}, type='RefineLocalVisualizer',
+                              out_dir=args.show_dir)
+        default_hooks = cfg.get('default_hooks') or {}
+        default_hooks['visualization'] = dict(default_hooks.get('visualization') or {},
+                                              type='SegVisualizationHook', draw=True,
+                                              interval=1)
+        cfg.default_hooks = default_hooks
     if args.out_prefix:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='InstanceResultsWriterHook', out_prefix=args.out_prefix)

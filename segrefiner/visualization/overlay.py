@@ -1,16 +1,31 @@
-"""Side-by-side panels of image, coarse mask, refined mask and GT."""
+"""BGR panel functions kept for scripts: they draw with :class:`RefineLocalVisualizer`."""
 from typing import Optional, Sequence, Tuple
 
-import cv2
+import mmcv
 import numpy as np
 
+from .refine_visualizer import PANEL_COLORS as _RGB_COLORS
+from .refine_visualizer import PANEL_TITLES, RefineLocalVisualizer
+
 #: BGR tint of each panel's mask: coarse (orange), refined (green), GT (blue).
-PANEL_COLORS = {'coarse': (0, 140, 255), 'refined': (80, 200, 0), 'GT': (255, 120, 0)}
+PANEL_COLORS = {key: tuple(reversed(rgb)) for key, rgb in _RGB_COLORS.items()}
+
+_visualizer: Optional[RefineLocalVisualizer] = None
+
+
+def _panel_visualizer(alpha: float = 0.45) -> RefineLocalVisualizer:
+    """A private visualizer (built directly, so it is not mmengine's current instance)."""
+    global _visualizer
+    if _visualizer is None:
+        _visualizer = RefineLocalVisualizer(name='segrefiner_panels')
+    _visualizer.alpha = alpha
+    return _visualizer
 
 
 def overlay_mask(image: np.ndarray, mask: np.ndarray, color: Tuple[int, int, int],
                  alpha: float = 0.45) -> np.ndarray:
-    """Tint ``mask`` on ``image`` and draw its outline.
+    """Tint ``mask`` on ``image`` and outline it (mmengine's ``draw_binary_masks`` and
+    ``draw_polygons``).
 
     Args:
         image (np.ndarray): (H, W, 3) uint8 BGR.
@@ -21,20 +36,24 @@ def overlay_mask(image: np.ndarray, mask: np.ndarray, color: Tuple[int, int, int
     Returns:
         np.ndarray: (H, W, 3) uint8 BGR.
     """
-    mask = mask.astype(bool)
-    out = image.copy()
-    tint = np.array(color, dtype=np.float32)
-    out[mask] = (out[mask] * (1 - alpha) + tint * alpha).astype(np.uint8)
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-    cv2.drawContours(out, contours, -1, color, 1)
-    return out
+    from mmdet.structures.mask import bitmap_to_polygon
+    vis = _panel_visualizer(alpha)
+    rgb = tuple(int(c) for c in reversed(color))
+    mask = np.asarray(mask).astype(bool)
+    vis.set_image(mmcv.bgr2rgb(image))
+    vis.draw_binary_masks(mask, colors=[rgb], alphas=alpha)
+    contours, _ = bitmap_to_polygon(mask)
+    if contours:
+        vis.draw_polygons([c + 0.5 for c in contours], edge_colors=rgb, line_widths=1,
+                          alpha=1.0)
+    return mmcv.rgb2bgr(vis.get_image())
 
 
 def draw_refine_panel(image: np.ndarray, coarse: np.ndarray, refined: np.ndarray,
                       gt: Optional[np.ndarray] = None,
-                      titles: Sequence[str] = ('image', 'coarse', 'refined', 'GT')
-                      ) -> np.ndarray:
-    """Image | coarse | refined [| GT] side by side, each mask tinted on the image.
+                      titles: Sequence[str] = PANEL_TITLES) -> np.ndarray:
+    """Image | coarse | refined [| GT] side by side (:meth:`RefineLocalVisualizer.
+    draw_refine_panel` on BGR images).
 
     Args:
         image (np.ndarray): (H, W, 3) uint8 BGR.
@@ -46,14 +65,6 @@ def draw_refine_panel(image: np.ndarray, coarse: np.ndarray, refined: np.ndarray
     Returns:
         np.ndarray: (H + 20, k·W, 3) uint8 BGR with a caption strip on top.
     """
-    panels = [image, overlay_mask(image, coarse, PANEL_COLORS['coarse']),
-              overlay_mask(image, refined, PANEL_COLORS['refined'])]
-    if gt is not None:
-        panels.append(overlay_mask(image, gt, PANEL_COLORS['GT']))
-    captioned = []
-    for panel, title in zip(panels, titles):
-        strip = np.full((20, panel.shape[1], 3), 255, dtype=np.uint8)
-        cv2.putText(strip, title, (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1,
-                    cv2.LINE_AA)
-        captioned.append(np.vstack([strip, panel]))
-    return np.hstack(captioned)
+    panel = _panel_visualizer().draw_refine_panel(mmcv.bgr2rgb(image), coarse, refined, gt,
+                                                  titles)
+    return mmcv.rgb2bgr(panel)
