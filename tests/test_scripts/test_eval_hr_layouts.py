@@ -3,9 +3,9 @@
 The refined folders are named as ``tools/test.py --out`` writes them (``<name>_refine.png`` for
 BIG, ``<set>/<name>.png`` for DIS-5K; see tests/test_tools/test_hr_test_outputs.py).
 """
+import importlib.util
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,10 +22,21 @@ def refined_of(gt):
     return np.roll(gt, 1, axis=1)
 
 
-def run_eval(script, *args):
-    proc = subprocess.run([sys.executable, f'scripts/{script}', '--no-progress', *args],
-                          cwd=ROOT, capture_output=True, text=True)
-    return proc
+def run_eval(script: str, *args: str) -> int:
+    """``scripts/<script> --no-progress *args`` in-process; returns the exit code.
+
+    ``eval_miou_dis.py`` is ``eval_miou.py``'s ``main`` with the DIS layout as the default (its
+    standalone run is tested in test_eval_miou.py); a subprocess would only add the imports.
+    """
+    spec = importlib.util.spec_from_file_location('eval_miou', ROOT / 'scripts' / 'eval_miou.py')
+    module = importlib.util.module_from_spec(spec)
+    sys.modules['eval_miou'] = module  # worker processes find evaluate_files by this name
+    spec.loader.exec_module(module)
+    argv = ['--no-progress', *args]
+    if script == 'eval_miou_dis.py':
+        return module.main(argv, default_layout='dis', prog=script)
+    assert script == 'eval_miou.py', script
+    return module.main(argv)
 
 
 def expected(arrays):
@@ -60,19 +71,19 @@ def test_big_separated_folders(tmp_path):
         shutil.copy(tmp_path / 'big' / 'test' / f'{name}_gt.png', gt_dir)
         shutil.copy(tmp_path / 'big' / 'coarse' / 'deeplab' / f'{name}_seg.png', coarse_dir)
     refine = write_big_refined(tmp_path, arrays)
-    proc = run_eval('eval_miou.py', '--gt', str(gt_dir), '--coarse', str(coarse_dir),
+    code = run_eval('eval_miou.py', '--gt', str(gt_dir), '--coarse', str(coarse_dir),
                     '--refine', str(refine), '--json', str(tmp_path / 'r.json'))
-    assert proc.returncode == 0, proc.stderr
+    assert code == 0
     check_numbers(tmp_path / 'r.json', list(arrays.values()))
 
 
 def test_big_release_layout(tmp_path):
     arrays = write_big(tmp_path / 'big')
     refine = write_big_refined(tmp_path, arrays)
-    proc = run_eval('eval_miou.py', '--gt', str(tmp_path / 'big' / 'test'), '--coarse',
+    code = run_eval('eval_miou.py', '--gt', str(tmp_path / 'big' / 'test'), '--coarse',
                     str(tmp_path / 'big' / 'coarse' / 'deeplab'), '--refine', str(refine),
                     '--json', str(tmp_path / 'r.json'))
-    assert proc.returncode == 0, proc.stderr
+    assert code == 0
     check_numbers(tmp_path / 'r.json', list(arrays.values()))
 
 
@@ -84,8 +95,8 @@ def test_dis_per_set(tmp_path):
             write_mask(out / dis_set / f'{name}.png', refined_of(masks['gt']))
     for dis_set, names in arrays.items():
         result = tmp_path / f'{dis_set}.json'
-        proc = run_eval('eval_miou_dis.py', '--gt', str(tmp_path / 'dis' / dis_set / 'gt'),
+        code = run_eval('eval_miou_dis.py', '--gt', str(tmp_path / 'dis' / dis_set / 'gt'),
                         '--coarse', str(tmp_path / 'dis' / 'coarse' / 'isnet' / dis_set),
                         '--refine', str(out / dis_set), '--json', str(result))
-        assert proc.returncode == 0, proc.stderr
+        assert code == 0
         check_numbers(result, list(names.values()))

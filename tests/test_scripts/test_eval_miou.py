@@ -1,7 +1,7 @@
 """scripts/eval_miou.py and eval_miou_dis.py on tiny folders written in tmp_path."""
 import importlib.util
 import json
-import subprocess
+import runpy
 import sys
 from pathlib import Path
 
@@ -146,14 +146,22 @@ def test_threshold_128_is_foreground(script, tmp_path):
     assert script.read_mask(str(rgb)).all()
 
 
-def test_dis_script_shares_the_code(tmp_path):
+def test_dis_script_shares_the_code(tmp_path, monkeypatch, capsys):
     (gt, coarse, refine), data = write_folders(tmp_path, layout='dis')
-    proc = subprocess.run([sys.executable, str(ROOT / 'scripts' / 'eval_miou_dis.py'), '--gt', gt,
-                           '--coarse', coarse, '--refine', refine, '--no-progress'],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
+    script = ROOT / 'scripts' / 'eval_miou_dis.py'
+    # run as ``python scripts/eval_miou_dis.py`` would, in-process: a fresh ``eval_miou`` and
+    # no scripts/ on sys.path, so the script must find its sibling by itself
+    monkeypatch.delitem(sys.modules, 'eval_miou', raising=False)
+    monkeypatch.setattr(sys, 'path', [p for p in sys.path
+                                      if Path(p or '.').resolve() != script.parent])
+    monkeypatch.setattr(sys, 'argv', [str(script), '--gt', gt, '--coarse', coarse, '--refine',
+                                      refine, '--no-progress'])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(script), run_name='__main__')
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
     exp = expected_numbers(data)
-    assert f"{exp['refined']['IoU'] * 100:.2f}" in proc.stdout
-    assert '(dis layout)' in proc.stdout
+    assert f"{exp['refined']['IoU'] * 100:.2f}" in out
+    assert '(dis layout)' in out
     text = (ROOT / 'scripts' / 'eval_miou_dis.py').read_text()
     assert 'from eval_miou import main' in text and 'def ' not in text

@@ -1,9 +1,10 @@
 """tools/test.py with the BIG and DIS-5K configs (HR mode, tiny network): output names, metrics."""
-import os
+import importlib.util
+import itertools
 import re
-import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import cv2
 import numpy as np
@@ -15,6 +16,7 @@ from mmseg.registry import MODELS
 from hr_layouts import DIS_SHAPES, write_big, write_dis
 
 ROOT = Path(__file__).resolve().parents[2]
+_RUNS = itertools.count()
 
 TINY_CONFIG = """
 _base_ = ['{root}/configs/segrefiner/segrefiner_{kind}.py']
@@ -37,17 +39,33 @@ def tiny_checkpoint(config: Path, path: Path) -> Path:
 
 
 def run_test(tmp_path: Path, kind: str, data: Path, extra: str = '') -> tuple:
+    """``python tools/test.py CONFIG CKPT --out ... --work-dir ...``, in this process.
+
+    One torch thread (a shared machine makes the default pool slow), and an experiment and
+    visualizer name of its own, so that mmengine's global logger and visualizer of one run do
+    not serve the next. Returns the output folder and the text of the run's log file.
+    """
     config = tmp_path / f'tiny_{kind}.py'
     config.write_text(TINY_CONFIG.format(root=ROOT, kind=kind, data=data, extra=extra))
     ckpt = tiny_checkpoint(config, tmp_path / 'tiny.pth')
-    out = tmp_path / 'refined'
-    proc = subprocess.run(
-        [sys.executable, 'tools/test.py', str(config), str(ckpt), '--out', str(out),
-         '--work-dir', str(tmp_path / 'work')], cwd=ROOT, capture_output=True, text=True,
-        env={**os.environ, 'OMP_NUM_THREADS': '1'})
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-3000:]
-    return out, log
+    out, work = tmp_path / 'refined', tmp_path / 'work'
+    run_id = f'hr_test_outputs{next(_RUNS)}'
+    argv = ['tools/test.py', str(config), str(ckpt), '--out', str(out), '--work-dir', str(work),
+            '--cfg-options', f'experiment_name={run_id}', f'visualizer.name=vis_{run_id}']
+    spec = importlib.util.spec_from_file_location(f'segrefiner_tools_test_{run_id}',
+                                                  ROOT / 'tools' / 'test.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with mock.patch.object(sys, 'argv', argv):
+            module.main()
+    finally:
+        torch.set_num_threads(threads)
+    logs = sorted(work.rglob('*.log'), key=lambda p: p.stat().st_mtime)
+    assert logs, f'no log under {work}'
+    return out, logs[-1].read_text()
 
 
 def check_mask(path: Path, shape) -> None:

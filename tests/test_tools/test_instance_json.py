@@ -1,11 +1,13 @@
 """tools/test.py with the COCO config (tiny network): refine a results JSON, write NAME.segm.json,
 print mask AP and boundary AP; malformed inputs fail clearly and write nothing."""
+import importlib.util
+import itertools
 import json
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
+from typing import Optional, Tuple
+from unittest import mock
 
 import pytest
 import torch
@@ -55,20 +57,51 @@ def setup(tmp_path_factory):
     return folder, config, checkpoint, coarse
 
 
-def run(*args):
-    # one thread: on a loaded 2-core machine, two OpenMP threads slow the tiny network 10x
-    return subprocess.run([sys.executable, 'tools/test.py', *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600,
-                          env={**os.environ, 'OMP_NUM_THREADS': '1'})
+_RUNS = itertools.count()
 
 
-def test_refine_results_json_end_to_end(setup):
+def run(capfd, *args) -> Tuple[Optional[BaseException], str, str]:
+    """``python tools/test.py ARGS`` in this process: (the error it ended with or None, stdout,
+    stderr).
+
+    One thread (on a loaded 2-core machine, two OpenMP threads slow the tiny network 10x), and
+    an experiment and visualizer name of its own, so that mmengine's global logger and
+    visualizer of one run do not serve the next.
+    """
+    run_id = f'instance_json{next(_RUNS)}'
+    argv = ['tools/test.py', *map(str, args)]
+    options = [f'experiment_name={run_id}', f'visualizer.name=vis_{run_id}']
+    if '--cfg-options' in argv:
+        argv[argv.index('--cfg-options') + 1:argv.index('--cfg-options') + 1] = options
+    else:
+        argv += ['--cfg-options', *options]
+    spec = importlib.util.spec_from_file_location(f'segrefiner_tools_test_{run_id}',
+                                                  ROOT / 'tools' / 'test.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    capfd.readouterr()
+    error = None
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with mock.patch.object(sys, 'argv', argv):
+            module.main()
+    except Exception as exc:  # what would end the command with a traceback and exit code 1
+        error = exc
+        print(f'{type(exc).__name__}: {exc}', file=sys.stderr)
+    finally:
+        torch.set_num_threads(threads)
+    out, err = capfd.readouterr()
+    return error, out, err
+
+
+def test_refine_results_json_end_to_end(setup, capfd):
     folder, config, checkpoint, coarse = setup
     out_dir = folder / 'out'
-    proc = run(config, checkpoint, '--out-prefix', out_dir / 'refined', '--work-dir',
-               folder / 'work')
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-3000:]
+    error, stdout, stderr = run(capfd, config, checkpoint, '--out-prefix', out_dir / 'refined',
+                                '--work-dir', folder / 'work')
+    log = stdout + stderr
+    assert error is None, log[-3000:]
     out = out_dir / 'refined.segm.json'
     assert sorted(p.name for p in out_dir.iterdir()) == ['refined.segm.json']  # no temp file
     assert f'wrote {len(coarse)} refined instances of 2 images to {out}' in log
@@ -94,15 +127,15 @@ def test_refine_results_json_end_to_end(setup):
     assert 'boundary AP' in log and 'mask AP' in log  # the table
 
 
-def test_malformed_results_file_fails_clearly(setup):
+def test_malformed_results_file_fails_clearly(setup, capfd):
     folder, config, checkpoint, coarse = setup
     bad = folder / 'data' / 'coarse_coco' / 'bad.segm.json'
     bad.write_text(json.dumps(coarse[:1] + [dict(coarse[1], image_id=31337)]))
     out_dir = folder / 'bad_out'
-    proc = run(config, checkpoint, '--out-prefix', out_dir / 'refined', '--work-dir',
-               folder / 'work_bad', '--cfg-options',
-               'test_dataloader.dataset.coarse_file=coarse_coco/bad.segm.json')
-    assert proc.returncode != 0
+    error, _, stderr = run(capfd, config, checkpoint, '--out-prefix', out_dir / 'refined',
+                           '--work-dir', folder / 'work_bad', '--cfg-options',
+                           'test_dataloader.dataset.coarse_file=coarse_coco/bad.segm.json')
+    assert error is not None
     assert re.search(r'bad.segm.json: detection #1 refers to image id 31337, which is not in '
-                     r'.*instances_val2017.json', proc.stderr)
+                     r'.*instances_val2017.json', stderr)
     assert not out_dir.exists()
