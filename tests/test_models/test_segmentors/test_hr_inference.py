@@ -6,8 +6,9 @@ from mmengine.structures import PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from segrefiner.models.segmentors.hr_inference import (merge_patches, mixed_patches,
-                                                       propose_patches, resize_global)
+from segrefiner.models.segmentors import refiner as refiner_module
+from segrefiner.models.utils import merge_patches, mixed_patches, propose_patches, resize_global
+from tiny_models import TINY_DENOISER_256
 from utils import box_mask, tiny_refiner_cfg
 
 SIZE = 32  # model size of the tiny configs
@@ -252,3 +253,170 @@ def test_invalid_hr_settings():
         model.predict(inputs, samples, test_cfg=dict(global_steps=6))
     with pytest.raises(ValueError, match='max_patches'):
         model.predict(inputs, samples, test_cfg=dict(max_patches=-1))
+
+
+# ------------------------------------------------------------------ real size: 2048×1536 at 256²
+HR_H, HR_W, HR_SIZE = 1536, 2048, 256
+
+
+def spy_hr(monkeypatch, model, replay_global=None):
+    """Record the HR mode's reverse-process calls and the boxes handed to ``crop_patch``.
+
+    ``calls`` holds ``(indices, img, coarse, prob, fine_probs)`` per call. With
+    ``replay_global`` = ``(prob, fine_probs)`` of an earlier run, the global call returns it
+    and the local calls (index 0) return zeros: nothing runs the network.
+    """
+    record = dict(calls=[], boxes=[])
+    reverse, crop = model.reverse_process, refiner_module.crop_patch
+
+    def reverse_process(img, coarse, indices, cfg=None, generator=None):
+        if replay_global is None:
+            out = reverse(img, coarse, indices, cfg, generator)
+        elif list(indices) == [0]:
+            zeros = img.new_zeros((img.shape[0], 1) + img.shape[-2:])
+            out = (zeros, zeros)
+        else:
+            out = replay_global
+        record['calls'].append((list(indices), img, coarse) + tuple(out))
+        return out
+
+    def crop_patch(img, mask, box, size):
+        record['boxes'].append(tuple(box))
+        return crop(img, mask, box, size)
+
+    monkeypatch.setattr(model, 'reverse_process', reverse_process)
+    monkeypatch.setattr(refiner_module, 'crop_patch', crop_patch)
+    return record
+
+
+def candidate_scores(fine_probs, shape, patch_size, fine_prob_thr=0.9):
+    """Box → best score ``1 − F`` over the uncertain grid pixels proposing it (§4 step 4)."""
+    height, width = shape
+    grid = fine_probs.shape[-1]
+    ys, xs = torch.nonzero(fine_probs < fine_prob_thr * fine_probs.max(), as_tuple=True)
+    y1 = (ys * height // grid - patch_size // 2).clamp(0, height - patch_size)
+    x1 = (xs * width // grid - patch_size // 2).clamp(0, width - patch_size)
+    best = torch.zeros(height * width).scatter_reduce(0, y1 * width + x1, 1 - fine_probs[ys, xs],
+                                                      'amax')
+    keys = torch.nonzero(best).flatten()
+    return {(x, y, x + patch_size, y + patch_size): score
+            for x, y, score in zip((keys % width).tolist(), (keys // width).tolist(),
+                                   best[keys].tolist())}
+
+
+def pairwise_iou(boxes):
+    boxes = torch.tensor(boxes, dtype=torch.float)
+    lt = torch.max(boxes[:, None, :2], boxes[None, :, :2])
+    rb = torch.min(boxes[:, None, 2:], boxes[None, :, 2:])
+    inter = (rb - lt).clamp(min=0).prod(-1)
+    area = (boxes[:, 2:] - boxes[:, :2]).prod(-1)
+    return (inter / (area[:, None] + area[None] - inter)).fill_diagonal_(0)
+
+
+def test_hr_2048x1536_at_model_size_256_with_tiny_network(monkeypatch):
+    """The real size: one 256² global view, native 256² patches on its uncertain pixels."""
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_refiner_cfg(TINY_DENOISER_256, mode='hr', model_size=HR_SIZE,
+                                          area_thr=128)).eval()
+    image = torch.randint(0, 256, (3, HR_H, HR_W), dtype=torch.uint8,
+                          generator=torch.Generator().manual_seed(0))
+    coarse = box_mask(HR_H, HR_W, (600, 400, 1500, 1100))
+    data = model.data_preprocessor(dict(inputs=[image], data_samples=[sample_with(coarse)]),
+                                   False)
+    inputs = data['inputs']
+
+    def run(max_patches, replay_global=None):
+        record = spy_hr(monkeypatch, model, replay_global)
+        with torch.no_grad():
+            result = model.predict(inputs, data['data_samples'],
+                                   test_cfg=dict(max_patches=max_patches),
+                                   generator=torch.Generator().manual_seed(0))[0]
+        monkeypatch.undo()
+        return result, record
+
+    result, record = run(max_patches=3)
+    (global_steps, global_img, _, global_prob, fine), *local = record['calls']
+    assert global_steps == [5, 4, 3, 2, 1] and global_img.shape == (1, 3, HR_SIZE, HR_SIZE)
+    # the patch pass ran: one batch of the 3 capped patches at index 0
+    assert [(steps, img.shape) for steps, img, *_ in local] == [
+        ([0], torch.Size([3, 3, HR_SIZE, HR_SIZE]))]
+    _, patch_img, patch_mask, patch_prob, _ = local[0]
+    boxes = record['boxes']
+    scores = candidate_scores(fine[0, 0], (HR_H, HR_W), HR_SIZE)
+    for k, (x1, y1, x2, y2) in enumerate(boxes):
+        assert 0 <= x1 and x2 <= HR_W and 0 <= y1 and y2 <= HR_H
+        # native resolution: the patch is the image cut as it is
+        assert torch.equal(patch_img[k], inputs[0, :, y1:y2, x1:x2])
+        # where the global pass was unsure: centred (shifted inside) on an uncertain pixel
+        assert (x1, y1, x2, y2) in scores
+        # with both classes in the binarised global result
+        assert 0 < patch_mask[k].sum() < HR_SIZE * HR_SIZE
+    # the result: patch probabilities where one patch covers, the upsampled global one outside
+    prob = result.seg_logits.data[0]
+    assert result.pred_sem_seg.shape == (HR_H, HR_W)
+    count = torch.zeros(HR_H, HR_W)
+    for x1, y1, x2, y2 in boxes:
+        count[y1:y2, x1:x2] += 1
+    for k, (x1, y1, x2, y2) in enumerate(boxes):
+        once = count[y1:y2, x1:x2] == 1
+        torch.testing.assert_close(prob[y1:y2, x1:x2][once], patch_prob[k, 0][once], atol=1e-5,
+                                   rtol=0)
+    upsampled = F.interpolate(global_prob, size=(HR_H, HR_W), mode='bilinear',
+                              align_corners=False)[0, 0]
+    torch.testing.assert_close(prob[count == 0], upsampled[count == 0], atol=1e-5, rtol=0)
+
+    # uncapped, on the same global pass (replayed; the local pass stubbed out): more patches,
+    # spread out by the NMS
+    _, uncapped = run(max_patches=None, replay_global=(global_prob, fine))
+    all_boxes = uncapped['boxes']
+    assert len(all_boxes) > 3 and all(box in scores for box in all_boxes)
+    assert (pairwise_iou(all_boxes) <= 0.3 + 1e-6).all()
+    # max_patches keeps the most uncertain ones
+    assert boxes == all_boxes[:3]
+    assert min(scores[box] for box in boxes) >= max(scores[box] for box in all_boxes[3:])
+
+
+def test_hr_real_size_patches_follow_the_unsure_region():
+    """A deterministic probe at 2048×1536 / 256²: very unsure on the object's right edge,
+    slightly unsure on its left edge. Patches cover both; ``max_patches`` takes the right."""
+    coarse = torch.zeros(HR_H, HR_W, dtype=torch.bool)
+    coarse[384:1152, 512:1536] = True  # aligned to the 8×6 px cells of the 256² grid
+    very, slightly = (1472, 1600), (448, 576)  # columns across the right and left edges
+    inputs = coordinate_inputs(HR_H, HR_W, unsure_cols=very)
+    inputs[0, 2, :, slightly[0]:slightly[1]] = 0.95  # F ≈ 0.4 there, ≈ 0.04 on the right
+
+    def run(max_patches):
+        model = probe_model(model_size=HR_SIZE, max_patches=max_patches)
+        result = model.predict(inputs, [sample_with(coarse)])[0]
+        local = model.decode_head.denoiser.local_calls()
+        patches = torch.cat(local) if local else torch.zeros(0, 4, HR_SIZE, HR_SIZE)
+        return result, patches
+
+    def band_of(x1):
+        overlaps = [x1 < end and x1 + HR_SIZE > start for start, end in (very, slightly)]
+        assert sum(overlaps) == 1, f'patch at x={x1} lies on no unsure band'
+        return 'very' if overlaps[0] else 'slightly'
+
+    result, patches = run(None)
+    ramp = torch.arange(HR_SIZE, dtype=torch.float)
+    boxes, bands = [], []
+    for patch in patches:
+        x1, y1 = int(patch[0, 0, 0]), int(patch[1, 0, 0])
+        assert torch.equal(patch[0], (x1 + ramp).expand(HR_SIZE, HR_SIZE))  # native pixels
+        assert torch.equal(patch[1], (y1 + ramp)[:, None].expand(HR_SIZE, HR_SIZE))
+        assert 0 < patch[3].sum() < HR_SIZE * HR_SIZE
+        boxes.append([x1, y1, x1 + HR_SIZE, y1 + HR_SIZE])
+        bands.append(band_of(x1))
+        assert torch.equal(result.pred_sem_seg.data[0, y1:y1 + HR_SIZE, x1:x1 + HR_SIZE],
+                           patch[3].long())
+    assert bands.count('very') > 3 and bands.count('slightly') >= 1
+    assert bands[:3] == ['very'] * 3  # the most uncertain first
+    assert (pairwise_iou(boxes) <= 0.3 + 1e-6).all()
+    # the probe keeps the coarse mask; bilinear up-sampling of the global result shaves a few
+    # corner pixels outside the patches
+    assert (result.pred_sem_seg.data[0].bool() != coarse).sum() < 100
+
+    _, capped = run(3)
+    assert capped.shape[0] == 3
+    assert [[int(p[0, 0, 0]), int(p[1, 0, 0])] for p in capped] == [b[:2] for b in boxes[:3]]
+    assert all(band_of(int(p[0, 0, 0])) == 'very' for p in capped)
