@@ -11,6 +11,12 @@ Structuring elements are given by their row half-widths (a symmetric kernel whos
 * erosion (AND) with 0 outside == "outside is background" (the zero pad of Boundary IoU).
 
 Costs at 2048²: pack/unpack ≈ 0.4 ms, a shift ≈ 0.2 ms, an AND/OR ≈ 0.03 ms.
+
+Why not ``cv2.erode`` / ``cv2.dilate``: ``benchmarks/bench_metrics.py`` (table 2) times both on
+the same masks with identical outputs. On the 2-core development machine, at 480×854 they tie
+(mBA bands 0.9×, the three metrics 1.0–1.6× in favour of this module); at 1536×2048 this module
+is 3.4× faster for Boundary IoU's 103² erosion, 5.7× for mBA's five ellipse bands and 8× for
+boundary F's disk-21 dilation (metrics: 3.2×, 4.3×, 6.2×), OpenCV on 1 or 2 threads.
 """
 from typing import Dict, Hashable, Sequence, Tuple
 
