@@ -2,7 +2,7 @@
 # Layouts: data_root/{images,masks}/ (split into train/val by val_split and split_seed) or
 # data_root/{train,val}/{images,masks}/ (pre-split: set val_split = None). A mask is named
 # STEM.png, STEM_mask.png, STEM_gt.png or like its image; foreground is grey >= mask_threshold.
-# Check a dataset with: python tools/prepare_data.py --action validate --image-dir ... --mask-dir ...
+# Check a dataset: python tools/prepare_data.py --action validate --image-dir ... --mask-dir ...
 #
 # Augmentation levels (the seed's): aug_none; aug_light = h-flip 0.5; aug_medium = h-flip 0.5,
 # v-flip 0.3, rotation +-15 deg, colour jitter on the image only; aug_heavy = medium with the
