@@ -1,4 +1,4 @@
-"""Crop-resize-paste helpers shared by the refiner's inference modes.
+"""Crop-resize-paste helpers of the refiner's inference modes.
 
 See ``docs/segrefiner.md``, 'Crop mode'.
 """
@@ -7,6 +7,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn.functional as F
 from mmdet.models.roi_heads.mask_heads.fcn_mask_head import _do_paste_mask
+from mmdet.structures.mask import mask2bbox
 from torch import Tensor
 
 Box = Tuple[int, int, int, int]
@@ -15,15 +16,15 @@ Box = Tuple[int, int, int, int]
 def mask_box(mask: Tensor, pad_width: int = 0) -> Optional[Box]:
     """Tight box (x1, y1, x2, y2), end-exclusive, of a (H, W) mask plus ``pad_width``.
 
-    Clipped to the mask's extent; ``None`` for an empty mask.
+    The tight box is mmdet's ``mask2bbox`` (end-exclusive too); the padded box is clipped to
+    the mask's extent; ``None`` for an empty mask.
     """
-    rows = torch.nonzero(mask.any(dim=1)).flatten()
-    if rows.numel() == 0:
+    x1, y1, x2, y2 = (int(v) for v in mask2bbox(mask[None])[0])
+    if x2 == 0:  # mask2bbox gives zeros for an empty mask
         return None
-    cols = torch.nonzero(mask.any(dim=0)).flatten()
     height, width = mask.shape
-    return (max(int(cols[0]) - pad_width, 0), max(int(rows[0]) - pad_width, 0),
-            min(int(cols[-1]) + 1 + pad_width, width), min(int(rows[-1]) + 1 + pad_width, height))
+    return (max(x1 - pad_width, 0), max(y1 - pad_width, 0), min(x2 + pad_width, width),
+            min(y2 + pad_width, height))
 
 
 def crop_resize(img: Tensor, mask: Tensor, box: Box, size: Tuple[int, int]
@@ -70,3 +71,21 @@ def paste_prob(prob: Tensor, box: Box, height: int, width: int) -> Tensor:
     canvas = prob.new_zeros((height, width), dtype=torch.float)
     canvas[region] = pasted
     return canvas
+
+
+def paste_mask(target: Tensor, prob: Tensor, box: Box, threshold: float) -> None:
+    """Paste a probability crop into a boolean mask, in place.
+
+    The mask becomes ``prob >= threshold`` resampled into ``box``
+    (:func:`paste_region`, the inverse geometry of :func:`crop_resize`) and False elsewhere;
+    no full-size float canvas is made.
+
+    Args:
+        target (Tensor): (H, W) bool mask, overwritten.
+        prob (Tensor): (1, h, w) probability crop.
+        box (tuple): (x1, y1, x2, y2), end-exclusive, in ``target``'s pixels.
+        threshold (float): foreground threshold.
+    """
+    pasted, region = paste_region(prob, box, *target.shape)
+    target.zero_()
+    target[region] = pasted >= threshold
