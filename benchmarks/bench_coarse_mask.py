@@ -67,7 +67,7 @@ def main() -> None:
 
         segrefiner = GenerateCoarseMask()
         rows.append((f'GenerateCoarseMask (SegRefiner), {size}²', 'masks/s',
-                     *measure(lambda i: segrefiner(results(i))['gt_coarse_seg'], masks,
+                     *measure(lambda i: segrefiner(results(i))['coarse_seg_map'], masks,
                               args.seconds)))
         rng = np.random.default_rng(0)
         rows.append((f'  stage A: degrade_polygons, {size}²', 'masks/s',
@@ -79,11 +79,11 @@ def main() -> None:
                               masks, args.seconds)))
         box = GenerateLowResCoarseMask(low_res=28, object_box=True)
         rows.append((f'GenerateLowResCoarseMask (box 28²), {size}²', 'masks/s',
-                     *measure(lambda i: box(results(i))['gt_coarse_seg'], masks,
+                     *measure(lambda i: box(results(i))['coarse_seg_map'], masks,
                               args.seconds)))
         semantic = GenerateLowResCoarseMask(low_res=size // 8, object_box=False)
         rows.append((f'GenerateLowResCoarseMask (1/8 image), {size}²', 'masks/s',
-                     *measure(lambda i: semantic(results(i))['gt_coarse_seg'], masks,
+                     *measure(lambda i: semantic(results(i))['coarse_seg_map'], masks,
                               args.seconds)))
 
     pairs = []

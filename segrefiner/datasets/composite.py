@@ -17,10 +17,10 @@ class CompositeRefineDataset(BaseDataset):
     :func:`~segrefiner.datasets.generators.composite.sample_coarse_mask` drawn from
     ``np.random.default_rng([seed, i])``. The pipeline receives what the file-based refine
     datasets' loading transforms produce: ``img`` (H, W, 3) uint8 BGR, ``gt_seg_map`` and
-    ``gt_coarse_seg`` (H, W) uint8 in {0, 1}, both listed in ``seg_fields``, ``img_shape``,
+    ``coarse_seg_map`` (H, W) uint8 in {0, 1}, both listed in ``seg_fields``, ``img_shape``,
     ``ori_shape``, plus ``img_path`` (a virtual name), ``sample_idx``, ``index`` (the render
     index, which differs from ``sample_idx`` with ``indices``), ``coarse_kind`` and
-    ``shape_kind``. With ``coarse=False`` there is no ``gt_coarse_seg`` (add e.g.
+    ``shape_kind``. With ``coarse=False`` there is no ``coarse_seg_map`` (add e.g.
     ``GenerateCoarseMask`` to the pipeline). Use another ``seed`` for a held-out split.
 
     Args:
@@ -84,6 +84,6 @@ class CompositeRefineDataset(BaseDataset):
                 rng, mask, distractors=info['distractors'], extra_prob=self.extra_error_prob,
                 iou_range=self.coarse_iou_range, kinds=self.coarse_kinds,
                 probs=self.coarse_probs)
-            results.update(gt_coarse_seg=coarse.astype(np.uint8), coarse_kind=kind)
-            results['seg_fields'].append('gt_coarse_seg')
+            results.update(coarse_seg_map=coarse.astype(np.uint8), coarse_kind=kind)
+            results['seg_fields'].append('coarse_seg_map')
         return results

@@ -93,17 +93,17 @@ def test_dataset_items():
     again = CompositeRefineDataset(num_samples=3, img_size=SIZE, seed=5).get_data_info(1)
     other = CompositeRefineDataset(num_samples=3, img_size=SIZE, seed=6).get_data_info(1)
     assert info['img'].shape == (*SIZE, 3) and info['img'].dtype == np.uint8
-    for key in ('gt_seg_map', 'gt_coarse_seg'):
+    for key in ('gt_seg_map', 'coarse_seg_map'):
         assert info[key].shape == SIZE and info[key].dtype == np.uint8
         assert set(np.unique(info[key])) <= {0, 1} and info[key].any()
         assert np.array_equal(info[key], again[key])
-    assert info['seg_fields'] == ['gt_seg_map', 'gt_coarse_seg']
+    assert info['seg_fields'] == ['gt_seg_map', 'coarse_seg_map']
     assert info['coarse_kind'] in COARSE_KINDS and info['sample_idx'] == info['index'] == 1
     subset = CompositeRefineDataset(num_samples=3, img_size=SIZE, seed=5, indices=[1])
     assert len(subset) == 1 and np.array_equal(subset.get_data_info(0)['img'], info['img'])
     assert not np.array_equal(info['img'], other['img'])
     plain = CompositeRefineDataset(num_samples=1, img_size=SIZE, coarse=False).get_data_info(0)
-    assert 'gt_coarse_seg' not in plain and plain['seg_fields'] == ['gt_seg_map']
+    assert 'coarse_seg_map' not in plain and plain['seg_fields'] == ['gt_seg_map']
     with pytest.raises(ValueError, match='unknown coarse kinds'):
         CompositeRefineDataset(num_samples=1, coarse_kinds=('nope', ))
 

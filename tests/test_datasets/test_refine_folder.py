@@ -160,4 +160,4 @@ def test_flat_folder_with_name_suffixes(tmp_path):
     info = dataset.get_data_info(1)
     assert info['coarse_path'] == str(root / 'y_seg.png')
     assert info['seg_map_path'] == str(root / 'y_gt.png')
-    np.testing.assert_array_equal(dataset[1]['gt_coarse_seg'], arrays['coarse'])
+    np.testing.assert_array_equal(dataset[1]['coarse_seg_map'], arrays['coarse'])

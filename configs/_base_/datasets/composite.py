@@ -12,7 +12,7 @@ dataset_type = 'CompositeRefineDataset'
 img_size = (320, 320)
 crop_size = (128, 128)
 train_pipeline = [
-    dict(type='ObjectCrop', pad=40, random_shift=True, mask_key='gt_coarse_seg'),
+    dict(type='ObjectCrop', pad=40, random_shift=True, mask_key='coarse_seg_map'),
     dict(type='RandomChoice',
          transforms=[[dict(type='Resize', scale=(s, s), keep_ratio=False)]
                      for s in (256, 192, 128)],

@@ -352,7 +352,7 @@ class GenerateCoarseMask(BaseTransform):
 
     Added Keys:
 
-    - gt_coarse_seg (np.uint8, (H, W), {0, 1}), also appended to ``seg_fields``
+    - coarse_seg_map (np.uint8, (H, W), {0, 1}), also appended to ``seg_fields``
 
     Args:
         iou_target (float): stage-B stop criterion. Defaults to 0.8.
@@ -378,19 +378,19 @@ class GenerateCoarseMask(BaseTransform):
         self.max_rounds = max_rounds
 
     def transform(self, results: dict) -> dict:
-        """Add ``gt_coarse_seg``.
+        """Add ``coarse_seg_map``.
 
         Args:
             results (dict): result dict with ``gt_seg_map``.
 
         Returns:
-            dict: the same dict with ``gt_coarse_seg``.
+            dict: the same dict with ``coarse_seg_map``.
         """
-        results['gt_coarse_seg'] = perturb_mask(
+        results['coarse_seg_map'] = perturb_mask(
             results['gt_seg_map'], global_generator(), iou_target=self.iou_target,
             regional_sample_rate=self.regional_sample_rate, sample_rate=self.sample_rate,
             move_rate=self.move_rate, max_rounds=self.max_rounds)
-        add_seg_field(results, 'gt_coarse_seg')
+        add_seg_field(results, 'coarse_seg_map')
         return results
 
     def __repr__(self) -> str:
@@ -421,7 +421,7 @@ class GenerateLowResCoarseMask(BaseTransform):
 
     Added Keys:
 
-    - gt_coarse_seg (np.uint8, (H, W), {0, 1}), also appended to ``seg_fields``
+    - coarse_seg_map (np.uint8, (H, W), {0, 1}), also appended to ``seg_fields``
 
     Args:
         low_res (int | Sequence[int]): grid size; a pair ``(min, max)`` draws it uniformly per
@@ -447,13 +447,13 @@ class GenerateLowResCoarseMask(BaseTransform):
         self.threshold = threshold
 
     def transform(self, results: dict) -> dict:
-        """Add ``gt_coarse_seg``.
+        """Add ``coarse_seg_map``.
 
         Args:
             results (dict): result dict with ``gt_seg_map``.
 
         Returns:
-            dict: the same dict with ``gt_coarse_seg``.
+            dict: the same dict with ``coarse_seg_map``.
         """
         gt = results['gt_seg_map']
         rng = global_generator()
@@ -469,8 +469,8 @@ class GenerateLowResCoarseMask(BaseTransform):
             scale = side / max(h, w)
             low_size = (max(1, round(h * scale)), max(1, round(w * scale)))
             coarse = resample_mask(gt, low_size, threshold=self.threshold)
-        results['gt_coarse_seg'] = coarse
-        add_seg_field(results, 'gt_coarse_seg')
+        results['coarse_seg_map'] = coarse
+        add_seg_field(results, 'coarse_seg_map')
         return results
 
     def __repr__(self) -> str:

@@ -104,7 +104,7 @@ class ObjectCrop(_BoxCrop):
     Args:
         pad (int): total margin in pixels added to the box height and width. Defaults to 40.
         random_shift (bool): random (True) or centred (False) placement. Defaults to True.
-        mask_key (str): results key of the mask whose box is used, e.g. ``'gt_coarse_seg'`` at
+        mask_key (str): results key of the mask whose box is used, e.g. ``'coarse_seg_map'`` at
             test time, when there is no GT. Defaults to ``'gt_seg_map'``.
     """
 

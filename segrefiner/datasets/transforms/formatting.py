@@ -18,13 +18,13 @@ class PackRefineInputs(PackSegInputs):
     - ``data_samples.gt_sem_seg``: ``PixelData(data=(1, H, W) int64)`` when ``gt_seg_map`` is
       present;
     - ``data_samples.coarse_sem_seg``: ``PixelData(data=(1, H, W) int64)`` in {0, 1} from
-      ``gt_coarse_seg`` (required);
+      ``coarse_seg_map`` (required);
     - metainfo: the ``meta_keys`` found in ``results``.
 
     Required Keys:
 
     - img
-    - gt_coarse_seg
+    - coarse_seg_map
     - gt_seg_map (optional)
 
     Args:
@@ -50,12 +50,12 @@ class PackRefineInputs(PackSegInputs):
         Returns:
             dict: ``inputs`` and ``data_samples``.
         """
-        if 'gt_coarse_seg' not in results:
+        if 'coarse_seg_map' not in results:
             raise KeyError(
-                'PackRefineInputs needs results["gt_coarse_seg"]; add LoadCoarseMask, '
+                'PackRefineInputs needs results["coarse_seg_map"]; add LoadCoarseMask, '
                 f'GenerateCoarseMask or GenerateLowResCoarseMask to the pipeline of '
                 f'{results.get("img_path")}')
         packed = super().transform(results)
-        coarse = to_tensor(results['gt_coarse_seg'][None].astype(np.int64))
+        coarse = to_tensor(results['coarse_seg_map'][None].astype(np.int64))
         packed['data_samples'].set_data(dict(coarse_sem_seg=PixelData(data=coarse)))
         return packed

@@ -211,13 +211,13 @@ class LoadCoarseMask(_LoadBinaryMask):
 
     Added Keys:
 
-    - gt_coarse_seg (np.uint8, (H, W), {0, 1})
-    - seg_fields (``'gt_coarse_seg'`` appended)
+    - coarse_seg_map (np.uint8, (H, W), {0, 1})
+    - seg_fields (``'coarse_seg_map'`` appended)
 
     Args:
         imdecode_backend (str): mmcv decoding backend. Defaults to 'pillow'.
         backend_args (dict, optional): mmengine file backend arguments. Defaults to None.
     """
     path_key = 'coarse_path'
-    target_key = 'gt_coarse_seg'
+    target_key = 'coarse_seg_map'
     role = 'coarse mask'

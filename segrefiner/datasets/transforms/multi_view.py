@@ -22,7 +22,7 @@ class MultiViewPack(BaseTransform):
 
     Required Keys:
 
-    - whatever the view pipelines need (e.g. img, gt_seg_map, gt_coarse_seg, seg_fields)
+    - whatever the view pipelines need (e.g. img, gt_seg_map, coarse_seg_map, seg_fields)
 
     Output:
 

@@ -32,7 +32,7 @@ class LoadOfflineCoarseMask(LoadCoarseMask):
 
     Added Keys:
 
-    - gt_coarse_seg (np.uint8, (H, W), {0, 1}), also appended to ``seg_fields``
+    - coarse_seg_map (np.uint8, (H, W), {0, 1}), also appended to ``seg_fields``
 
     Args:
         expand_prob (float): probability of loading ``expand_path``. Defaults to 0.5.
@@ -58,7 +58,7 @@ class LoadOfflineCoarseMask(LoadCoarseMask):
             results (dict): result dict with ``coarse_path`` and ``expand_path``.
 
         Returns:
-            dict: the dict with ``gt_coarse_seg``.
+            dict: the dict with ``coarse_seg_map``.
         """
         if self.use_expand():
             if results.get('expand_path') is None:

@@ -144,22 +144,22 @@ def test_generate_coarse_mask_transform(realistic_mask):
     transform = GenerateCoarseMask()
     np.random.seed(0)
     out = transform(_results(realistic_mask))
-    coarse = out['gt_coarse_seg']
+    coarse = out['coarse_seg_map']
     assert coarse.dtype == np.uint8 and coarse.shape == realistic_mask.shape
     assert set(np.unique(coarse)) == {0, 1}
     assert 0.4 < mask_iou(coarse, realistic_mask) < 0.85
     np.testing.assert_array_equal(out['gt_seg_map'], realistic_mask)
-    assert out['seg_fields'] == ['gt_seg_map', 'gt_coarse_seg']
+    assert out['seg_fields'] == ['gt_seg_map', 'coarse_seg_map']
     # reproducible from numpy's global seed, different draws otherwise
     np.random.seed(0)
-    np.testing.assert_array_equal(transform(_results(realistic_mask))['gt_coarse_seg'], coarse)
-    assert not np.array_equal(transform(_results(realistic_mask))['gt_coarse_seg'], coarse)
+    np.testing.assert_array_equal(transform(_results(realistic_mask))['coarse_seg_map'], coarse)
+    assert not np.array_equal(transform(_results(realistic_mask))['coarse_seg_map'], coarse)
     assert 'iou_target=0.8' in repr(transform)
 
 
 def test_generate_coarse_mask_empty_gt():
     out = GenerateCoarseMask()(_results(np.zeros((32, 48), np.uint8)))
-    assert out['gt_coarse_seg'].shape == (32, 48) and not out['gt_coarse_seg'].any()
+    assert out['coarse_seg_map'].shape == (32, 48) and not out['coarse_seg_map'].any()
 
 
 @pytest.mark.parametrize('kwargs', [dict(), dict(low_res=(8, 16)), dict(object_box=False)])
@@ -167,13 +167,13 @@ def test_generate_low_res_coarse_mask(realistic_mask, kwargs):
     transform = GenerateLowResCoarseMask(**kwargs)
     np.random.seed(1)
     out = transform(_results(realistic_mask))
-    coarse = out['gt_coarse_seg']
+    coarse = out['coarse_seg_map']
     assert coarse.dtype == np.uint8 and set(np.unique(coarse)) == {0, 1}
     assert 0.5 < mask_iou(coarse, realistic_mask) < 0.99
-    assert out['seg_fields'] == ['gt_seg_map', 'gt_coarse_seg']
+    assert out['seg_fields'] == ['gt_seg_map', 'coarse_seg_map']
     np.random.seed(1)
-    np.testing.assert_array_equal(transform(_results(realistic_mask))['gt_coarse_seg'], coarse)
-    empty = transform(_results(np.zeros((32, 48), np.uint8)))['gt_coarse_seg']
+    np.testing.assert_array_equal(transform(_results(realistic_mask))['coarse_seg_map'], coarse)
+    empty = transform(_results(np.zeros((32, 48), np.uint8)))['coarse_seg_map']
     assert empty.shape == (32, 48) and not empty.any()
 
 
@@ -183,7 +183,7 @@ def test_low_res_semantic_grid_is_blocky():
     np.random.seed(0)
     out = GenerateLowResCoarseMask(low_res=16, object_box=False)(_results(mask))
     # 128 px -> 16 cells: the 21 px left edge snaps to the 8 px grid (area fraction 3/8 < 0.5)
-    x1, y1, x2, y2 = mask_bbox(out['gt_coarse_seg'])
+    x1, y1, x2, y2 = mask_bbox(out['coarse_seg_map'])
     assert x1 != 21 and abs(x1 - 21) <= 8
 
 
@@ -196,12 +196,12 @@ def test_mmseg_resize_and_flip_follow_coarse(realistic_mask):
     results = _results(realistic_mask)
     results['img'] = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)
     np.random.seed(0)
-    coarse = GenerateCoarseMask()(copy.deepcopy(results))['gt_coarse_seg']
+    coarse = GenerateCoarseMask()(copy.deepcopy(results))['coarse_seg_map']
     np.random.seed(0)
     out = pipeline(results)
-    assert out['gt_coarse_seg'].shape == out['gt_seg_map'].shape == (64, 96)
+    assert out['coarse_seg_map'].shape == out['gt_seg_map'].shape == (64, 96)
     expected = mmcv.imresize(coarse, (96, 64), interpolation='nearest')[:, ::-1]
-    np.testing.assert_array_equal(out['gt_coarse_seg'], expected)
+    np.testing.assert_array_equal(out['coarse_seg_map'], expected)
     expected_gt = cv2.resize(realistic_mask, (96, 64), interpolation=cv2.INTER_NEAREST)[:, ::-1]
     np.testing.assert_array_equal(out['gt_seg_map'], expected_gt)
 

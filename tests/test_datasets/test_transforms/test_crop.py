@@ -14,8 +14,8 @@ def _results(shape=(120, 200), box=(50, 30, 90, 60)):
     x1, y1, x2, y2 = box
     gt[y1:y2, x1:x2] = 1
     coarse = ((xx * 7 + yy * 3) % 2).astype(np.uint8)
-    return dict(img=img, img_shape=shape, gt_seg_map=gt, gt_coarse_seg=coarse,
-                seg_fields=['gt_seg_map', 'gt_coarse_seg'])
+    return dict(img=img, img_shape=shape, gt_seg_map=gt, coarse_seg_map=coarse,
+                seg_fields=['gt_seg_map', 'coarse_seg_map'])
 
 
 def test_crop_contains_box_and_random_margin():
@@ -56,7 +56,7 @@ def test_centred_crop():
 
 def test_all_fields_cropped_identically():
     results = _results()
-    original = {k: results[k].copy() for k in ('img', 'gt_seg_map', 'gt_coarse_seg')}
+    original = {k: results[k].copy() for k in ('img', 'gt_seg_map', 'coarse_seg_map')}
     np.random.seed(3)
     out = ObjectCrop(pad=40)(results)
     x1, y1, x2, y2 = out['crop_bbox']
@@ -78,9 +78,9 @@ def test_empty_mask_keeps_whole_image():
 def test_mask_key_and_reproducibility():
     results = _results()
     results['gt_seg_map'][:] = 0
-    results['gt_coarse_seg'][:] = 0
-    results['gt_coarse_seg'][10:20, 150:170] = 1
-    out = ObjectCrop(pad=10, random_shift=False, mask_key='gt_coarse_seg')(results)
+    results['coarse_seg_map'][:] = 0
+    results['coarse_seg_map'][10:20, 150:170] = 1
+    out = ObjectCrop(pad=10, random_shift=False, mask_key='coarse_seg_map')(results)
     assert out['crop_bbox'] == (145, 5, 175, 25)
 
     crops = []

@@ -10,7 +10,7 @@ def _results(with_gt=True):
     rng = np.random.default_rng(0)
     results = dict(
         img=rng.integers(0, 256, (20, 30, 3), dtype=np.uint8),
-        gt_coarse_seg=(rng.random((20, 30)) > 0.5).astype(np.uint8),
+        coarse_seg_map=(rng.random((20, 30)) > 0.5).astype(np.uint8),
         img_path='a.jpg', seg_map_path='a.png', coarse_path='c.png', ori_shape=(20, 30),
         img_shape=(20, 30), crop_bbox=(0, 0, 30, 20), flip=False, flip_direction=None,
         unrelated='dropped')
@@ -27,7 +27,7 @@ def test_pack_refine_inputs():
     assert inputs.shape == (3, 20, 30)
     np.testing.assert_array_equal(inputs.numpy(), results['img'].transpose(2, 0, 1))
     assert isinstance(sample, SegDataSample)
-    for field, key in (('gt_sem_seg', 'gt_seg_map'), ('coarse_sem_seg', 'gt_coarse_seg')):
+    for field, key in (('gt_sem_seg', 'gt_seg_map'), ('coarse_sem_seg', 'coarse_seg_map')):
         data = getattr(sample, field).data
         assert data.dtype == torch.int64 and data.shape == (1, 20, 30)
         np.testing.assert_array_equal(data[0].numpy(), results[key])
@@ -43,14 +43,14 @@ def test_pack_without_gt():
 
 def test_pack_needs_coarse():
     results = _results()
-    del results['gt_coarse_seg']
-    with pytest.raises(KeyError, match='gt_coarse_seg'):
+    del results['coarse_seg_map']
+    with pytest.raises(KeyError, match='coarse_seg_map'):
         PackRefineInputs()(results)
 
 
 def test_pack_non_contiguous_fields():
     results = _results()
-    for key in ('img', 'gt_seg_map', 'gt_coarse_seg'):
+    for key in ('img', 'gt_seg_map', 'coarse_seg_map'):
         results[key] = results[key][2:18, 5:25]
     sample = PackRefineInputs()(results)['data_samples']
     assert sample.coarse_sem_seg.data.shape == (1, 16, 20)

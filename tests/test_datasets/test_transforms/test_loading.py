@@ -60,14 +60,14 @@ def test_load_gt_and_coarse(sample):
     results = LoadRefineImageFromFile()(results)
     results = LoadBinaryAnnotations()(results)
     results = LoadCoarseMask()(results)
-    for key, expected in (('gt_seg_map', arrays['gt']), ('gt_coarse_seg', arrays['coarse'])):
+    for key, expected in (('gt_seg_map', arrays['gt']), ('coarse_seg_map', arrays['coarse'])):
         assert results[key].dtype == np.uint8 and results[key].shape == (30, 40)
         assert set(np.unique(results[key])) == {0, 1}
         np.testing.assert_array_equal(results[key], expected)
-    assert results['seg_fields'] == ['gt_seg_map', 'gt_coarse_seg']
+    assert results['seg_fields'] == ['gt_seg_map', 'coarse_seg_map']
     # loading again does not list a field twice
     results = LoadCoarseMask()(results)
-    assert results['seg_fields'] == ['gt_seg_map', 'gt_coarse_seg']
+    assert results['seg_fields'] == ['gt_seg_map', 'coarse_seg_map']
 
 
 def test_binarisation_rule(tmp_path):
@@ -118,7 +118,7 @@ def test_mask_size_mismatch(sample, tmp_path, transform, key):
 def test_mask_without_image_is_not_checked(tmp_path):
     write_png(str(tmp_path / 'm.png'), np.full((5, 7), 255, np.uint8))
     out = LoadCoarseMask()(dict(coarse_path=str(tmp_path / 'm.png')))
-    assert out['gt_coarse_seg'].shape == (5, 7) and out['gt_coarse_seg'].all()
+    assert out['coarse_seg_map'].shape == (5, 7) and out['coarse_seg_map'].all()
 
 
 def test_cv2_backend_matches_pillow(sample):

@@ -12,7 +12,7 @@ def _results():
     coarse = np.zeros_like(gt)
     coarse[95:210, 110:290] = 1
     return dict(img=img, img_shape=(300, 400), ori_shape=(300, 400), img_path='x.jpg',
-                gt_seg_map=gt, gt_coarse_seg=coarse, seg_fields=['gt_seg_map', 'gt_coarse_seg'])
+                gt_seg_map=gt, coarse_seg_map=coarse, seg_fields=['gt_seg_map', 'coarse_seg_map'])
 
 
 VIEWS = dict(

@@ -20,13 +20,13 @@ def files(tmp_path):
 def test_chooses_expand_with_probability(files):
     paths, coarse, expand = files
     out = LoadOfflineCoarseMask(expand_prob=1)(dict(paths))
-    assert np.array_equal(out['gt_coarse_seg'], expand) and out['coarse_path'] == paths[
+    assert np.array_equal(out['coarse_seg_map'], expand) and out['coarse_path'] == paths[
         'expand_path']
-    assert 'gt_coarse_seg' in out['seg_fields']
+    assert 'coarse_seg_map' in out['seg_fields']
     out = LoadOfflineCoarseMask(expand_prob=0)(dict(paths))
-    assert np.array_equal(out['gt_coarse_seg'], coarse)
+    assert np.array_equal(out['coarse_seg_map'], coarse)
     np.random.seed(0)
-    picks = [LoadOfflineCoarseMask()(dict(paths))['gt_coarse_seg'].sum() == expand.sum()
+    picks = [LoadOfflineCoarseMask()(dict(paths))['coarse_seg_map'].sum() == expand.sum()
              for _ in range(200)]
     assert 0.4 < np.mean(picks) < 0.6
 

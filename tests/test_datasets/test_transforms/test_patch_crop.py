@@ -11,8 +11,8 @@ def _results(mask):
     yy, xx = np.mgrid[0:h, 0:w]
     img = np.stack([xx % 256, yy % 256, (xx // 256) * 16 + yy // 256], -1).astype(np.uint8)
     return dict(img=img, img_shape=(h, w), gt_seg_map=mask.astype(np.uint8),
-                gt_coarse_seg=1 - mask.astype(np.uint8),
-                seg_fields=['gt_seg_map', 'gt_coarse_seg'])
+                coarse_seg_map=1 - mask.astype(np.uint8),
+                seg_fields=['gt_seg_map', 'coarse_seg_map'])
 
 
 def _disc(shape, centre, radius):
@@ -30,7 +30,7 @@ def test_native_patch_holds_the_boundary():
         assert (x2 - x1, y2 - y1) == (256, 256) and out['img_shape'] == (256, 256)
         # native resolution: the crop is the very pixels of the image
         assert np.array_equal(out['img'], _results(mask)['img'][y1:y2, x1:x2])
-        assert np.array_equal(out['gt_coarse_seg'], 1 - mask[y1:y2, x1:x2])
+        assert np.array_equal(out['coarse_seg_map'], 1 - mask[y1:y2, x1:x2])
         assert 0 < out['gt_seg_map'].sum() < 256 * 256
 
 

@@ -11,8 +11,8 @@ def _results(shape=(120, 200), box=(50, 30, 90, 60)):
     x1, y1, x2, y2 = box
     gt[y1:y2, x1:x2] = 1
     coarse = ((xx * 7 + yy * 3) % 2).astype(np.uint8)
-    return dict(img=img, img_shape=shape, gt_seg_map=gt, gt_coarse_seg=coarse,
-                seg_fields=['gt_seg_map', 'gt_coarse_seg'])
+    return dict(img=img, img_shape=shape, gt_seg_map=gt, coarse_seg_map=coarse,
+                seg_fields=['gt_seg_map', 'coarse_seg_map'])
 
 
 def test_crop_holds_object_with_independent_margins():
@@ -21,13 +21,13 @@ def test_crop_holds_object_with_independent_margins():
     sides = []
     for _ in range(600):
         results = _results(shape=(60, 100), box=box)
-        original = {k: results[k].copy() for k in ('img', 'gt_coarse_seg')}
+        original = {k: results[k].copy() for k in ('img', 'coarse_seg_map')}
         out = RandomObjectCrop()(results)
         x1, y1, x2, y2 = out['crop_bbox']
         assert x1 <= 30 and y1 <= 20 and x2 >= 60 and y2 >= 40
         assert out['gt_seg_map'].sum() == 30 * 20  # the whole object
         assert np.array_equal(out['img'], original['img'][y1:y2, x1:x2])
-        assert np.array_equal(out['gt_coarse_seg'], original['gt_coarse_seg'][y1:y2, x1:x2])
+        assert np.array_equal(out['coarse_seg_map'], original['coarse_seg_map'][y1:y2, x1:x2])
         assert out['img_shape'] == (y2 - y1, x2 - x1)
         sides.append((x1, y1, x2, y2))
     x1, y1, x2, y2 = np.array(sides).T
