@@ -14,7 +14,7 @@
 # OMP_NUM_THREADS=1 is much faster than 2 contended OpenMP threads (1.1-1.8 vs 2-9 s/iter).
 _base_ = [
     '../_base_/models/segrefiner.py', '../_base_/datasets/composite.py',
-    '../_base_/schedules/schedule_40k.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/segrefiner_hr_40k.py', '../_base_/default_runtime.py'
 ]
 max_iters = 5000
 model = dict(

@@ -3,7 +3,7 @@
 #   python scripts/gen_synthetic.py && python tools/train.py configs/segrefiner/segrefiner_demo_cpu.py
 _base_ = [
     '../_base_/models/segrefiner.py', '../_base_/datasets/synthetic.py',
-    '../_base_/schedules/schedule_120k.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/segrefiner_lr_120k.py', '../_base_/default_runtime.py'
 ]
 max_iters = 300
 model = dict(

@@ -5,7 +5,7 @@
 # SegRefiner trains it from scratch; to start from the LR model set load_from.
 _base_ = [
     '../_base_/models/segrefiner.py', '../_base_/datasets/hr_collection.py',
-    '../_base_/schedules/schedule_40k.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/segrefiner_hr_40k.py', '../_base_/default_runtime.py'
 ]
 model = dict(
     test_cfg=dict(

@@ -1,5 +1,5 @@
 # SegRefiner's HR schedule (AdamW 4e-4, 40k iterations, x0.5 at 20k and 35k) with the warmup and
-# gradient clipping of schedule_120k.py. There is no validation set during HR training (as in
+# gradient clipping of segrefiner_lr_120k.py. There is no validation set during HR training (as in
 # SegRefiner); evaluate checkpoints with segrefiner_big.py / segrefiner_dis.py.
 optim_wrapper = dict(
     type='OptimWrapper',
