@@ -1,27 +1,37 @@
 """The refinement head: denoiser + discrete diffusion + SegRefiner's losses."""
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
-from mmseg.utils import ConfigType, OptMultiConfig
+from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 from torch import Tensor
+
+from ..utils import stack_field
 
 
 @MODELS.register_module()
 class DiscreteDiffusionHead(BaseModule):
     """Denoiser, diffusion and losses of SegRefiner (``docs/segrefiner.md``, 'Discrete diffusion').
 
-    Training: draw t, mix the GT and the coarse mask in closed form (``q_sample``), predict the
-    fine mask from image + mixed mask and apply BCE + 5 × texture L1. Inference: the reverse
-    process from the coarse mask.
+    The segmentor's ``decode_head``, with ``BaseDecodeHead``'s signatures. Its inputs are the
+    tuple ``(img, coarse)``: the (B, C, H, W) normalised image and the (B, 1, H, W) 0/1 coarse
+    mask, the two things the denoiser is conditioned on.
+
+    - :meth:`loss`: draw t, mix the GT and the coarse mask in closed form
+      (:meth:`DiscreteDiffusion.corrupt`), predict the fine mask from image + mixed mask and
+      apply BCE + 5 × texture L1.
+    - :meth:`predict`: the reverse process from the coarse mask
+      (:meth:`DiscreteDiffusion.sample_loop`).
+    - ``forward(x, t)``: one denoiser pass.
 
     Args:
         denoiser (dict): config of the denoiser, e.g. ``dict(type='DenoiseUNet')``.
         diffusion (dict): config of the :class:`DiscreteDiffusion`.
         loss_mask (dict): the BCE loss (mmseg ``CrossEntropyLoss`` with ``use_sigmoid=True``).
         loss_texture (dict): the :class:`TextureL1Loss`.
-        threshold (float): foreground threshold on the output probability.
+        threshold (float): foreground threshold on the output probability; mmseg's
+            ``postprocess_result`` reads it (foreground: probability > threshold).
         ignore_index (int): GT value excluded from the losses.
         init_cfg (dict, optional): mmengine init config.
     """
@@ -43,7 +53,6 @@ class DiscreteDiffusionHead(BaseModule):
         self.loss_texture = MODELS.build(loss_texture)
         self.threshold = threshold
         self.ignore_index = ignore_index
-        self.align_corners = False
         if self.denoiser.num_timesteps != self.diffusion.num_timesteps:
             raise ValueError(f'the denoiser embeds {self.denoiser.num_timesteps} timesteps but '
                              f'the diffusion has {self.diffusion.num_timesteps}')
@@ -56,25 +65,30 @@ class DiscreteDiffusionHead(BaseModule):
         """Denoiser logits: x (B, C+1, H, W), t (B,) → (B, 1, H, W)."""
         return self.denoiser(x, t)
 
-    def loss(self, img: Tensor, gt: Tensor, coarse: Tensor,
+    def loss(self, inputs: Tuple[Tensor, Tensor], batch_data_samples: SampleList,
+             train_cfg: OptConfigType = None,
              generator: Optional[torch.Generator] = None) -> Dict[str, Tensor]:
         """Training losses on a batch.
 
         Args:
-            img (Tensor): (B, C, H, W) normalised image.
-            gt (Tensor): (B, 1, H, W) int GT in {0, 1} (``ignore_index`` allowed).
-            coarse (Tensor): (B, 1, H, W) 0/1 coarse mask.
+            inputs (tuple[Tensor, Tensor]): ``(img, coarse)``, (B, C, H, W) normalised image
+                and (B, 1, H, W) 0/1 coarse mask.
+            batch_data_samples (list[SegDataSample]): the samples, with ``gt_sem_seg``
+                ((1, H, W) int in {0, 1}, ``ignore_index`` allowed).
+            train_cfg (dict, optional): not read; the head has no training settings.
             generator (torch.Generator, optional): source of t and of the corruption.
 
         Returns:
             dict[str, Tensor]: ``loss_mask``, ``loss_texture`` and the logged ``iou`` between
             (logits ≥ 0) and the GT.
         """
+        img, coarse = inputs
+        gt = stack_field(batch_data_samples, 'gt_sem_seg')
         valid = gt != self.ignore_index
         coarse = coarse.to(img.dtype)
         fine = torch.where(valid, gt.to(img.dtype), coarse)
         t = self.diffusion.sample_timesteps(img.shape[0], img.device, generator)
-        x_t = self.diffusion.q_sample(fine, coarse, t, generator)
+        x_t = self.diffusion.corrupt(fine, t, coarse, generator)
         logits = self.denoiser(torch.cat([img, x_t], dim=1), t)
         label = gt[:, 0].long()
         losses = {
@@ -92,14 +106,27 @@ class DiscreteDiffusionHead(BaseModule):
                                         torch.ones_like(union)).mean()
         return losses
 
-    def predict(self, img: Tensor, coarse: Tensor, indices: Optional[Sequence[int]] = None,
-                fine_probs: Optional[Tensor] = None,
-                generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
-        """Reverse process from the coarse mask (see :meth:`DiscreteDiffusion.p_sample_loop`).
+    def predict(self, inputs: Tuple[Tensor, Tensor], batch_img_metas: List[dict],
+                test_cfg: OptConfigType = None,
+                generator: Optional[torch.Generator] = None) -> Tensor:
+        """The reverse process from the coarse mask (:meth:`DiscreteDiffusion.sample_loop`).
+
+        Args:
+            inputs (tuple[Tensor, Tensor]): ``(img, coarse)``, (B, C, H, W) normalised image
+                and (B, 1, H, W) 0/1 coarse mask, the state the process starts from.
+            batch_img_metas (list[dict]): one per sample; not read: the output has the
+                inputs' size (the refiner hands over crops at the model size).
+            test_cfg (dict, optional): ``timesteps``, the descending step indices to run
+                (default the full chain, :meth:`DiscreteDiffusion.timesteps`).
+            generator (torch.Generator, optional): source of the reverse-process draws.
 
         Returns:
-            tuple[Tensor, Tensor]: foreground probability (B, 1, H, W) and the cumulative
-            fine probability F (B, 1, H, W).
+            Tensor: (B, 2, H, W) float32: channel 0 the foreground probability σ(logits) of
+            the last step, channel 1 the cumulative fine probability F (the uncertainty the
+            'hr' mode proposes its patches from).
         """
-        return self.diffusion.p_sample_loop(self.denoiser, img, coarse, indices, fine_probs,
-                                            generator)
+        img, coarse = inputs
+        timesteps = (test_cfg or {}).get('timesteps')
+        probs, fine_probs = self.diffusion.sample_loop(self.denoiser, img, coarse, timesteps,
+                                                       generator=generator)
+        return torch.cat([probs.float(), fine_probs.float()], dim=1)

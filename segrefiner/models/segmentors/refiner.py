@@ -1,80 +1,90 @@
 """``Refiner``: a segmentor that turns a coarse binary mask into a refined one."""
 import contextlib
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
-from mmengine.structures import PixelData
+from mmengine.structures import InstanceData
 from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from ..utils import crop_resize, mask_box, paste_prob
-
-#: Inference modes by name: ``fn(model, inputs, data_samples, cfg, generator) -> samples``.
-INFERENCE_MODES: Dict[str, Callable] = {}
-
-
-def register_inference_mode(*names: str) -> Callable:
-    """Decorator registering an inference function of :class:`Refiner` under ``names``.
-
-    The function receives the model, the preprocessed ``inputs`` (B, C, H, W), the data
-    samples, the merged test config and the optional ``torch.Generator``, and returns the
-    samples with ``seg_logits`` and ``pred_sem_seg`` set (see :meth:`Refiner.set_prediction`).
-    """
-
-    def register(fn: Callable) -> Callable:
-        for name in names:
-            if name in INFERENCE_MODES:
-                raise KeyError(f'inference mode {name!r} is already registered')
-            INFERENCE_MODES[name] = fn
-        return fn
-
-    return register
-
+from ..utils import (Box, crop_patch, crop_resize, mask_box, merge_patches, mixed_patches,
+                     paste_mask, paste_prob, propose_patches, resize_global, stack_field,
+                     upsample_prob)
 
 #: Defaults of ``test_cfg``; see :class:`Refiner`.
 DEFAULT_TEST_CFG = dict(
     mode='crop', model_size=256, steps=6, pad_width=20, batch_max=32, area_thr=0,
     autocast_dtype=None, channels_last=False)
 
+#: Defaults of the keys only the ``'hr'`` mode reads; see :meth:`Refiner.hr_inference`.
+HR_DEFAULTS = dict(
+    global_steps=5, fine_prob_thr=0.9, iou_thr=0.3, max_patches=None, antialias=True,
+    pass_through=True)
+
+#: ``test_cfg.mode`` values; each names the method ``<mode>_inference``.
+MODES = ('crop', 'whole', 'instance', 'hr')
+
+#: Probabilities are clamped to [LOGIT_EPS, 1 − LOGIT_EPS] before they are handed to mmseg's
+#: post-processing as logits (finite in float32: ±13.8); it returns them within 1e-6.
+LOGIT_EPS = 1e-6
+
 
 @MODELS.register_module()
 class Refiner(BaseSegmentor):
     """SegRefiner as an mmseg segmentor: image + coarse mask in, refined mask out.
 
-    Samples carry the coarse mask as ``coarse_sem_seg`` ((1, H, W), 0/1) next to ``gt_sem_seg``;
-    :class:`RefineDataPreProcessor` normalises the image and pads both.
+    Samples carry the coarse mask as ``coarse_sem_seg`` ((1, H, W), 0/1) next to ``gt_sem_seg``
+    (the ``'instance'`` mode: ``coarse_instances``); :class:`RefineDataPreProcessor` normalises
+    the image and pads both bottom-right.
 
     Training (:meth:`loss`): the inputs are already crops at the model size (the pipeline crops
     and resizes); the head draws t, corrupts the GT towards the coarse mask and applies its
-    losses.
+    losses (:meth:`DiscreteDiffusionHead.loss`).
 
-    Inference (:meth:`predict`), by ``test_cfg.mode``:
+    Inference::
 
-    - ``'crop'``: per sample, the tight box of the coarse mask plus ``pad_width`` pixels is cut
-      out of the full-resolution image, resized to ``model_size``² (bilinear; the mask is
-      re-binarised at 0.5), refined with ``steps`` reverse steps in batches of ``batch_max``,
-      and the probability is pasted back with mmdet's bilinear paste (``docs/segrefiner.md``,
-      'Crop mode'). Pixels outside the
-      box are background. Masks with fewer than ``area_thr`` foreground pixels (including empty
-      ones) pass through unchanged.
-    - ``'whole'``: the whole image is the box (a global refinement at ``model_size``²).
-    - further modes are added with :func:`register_inference_mode`.
+        predict → <mode>_inference → postprocess_result
+
+    :meth:`predict` calls the method named by ``test_cfg.mode``, as mmseg's ``EncoderDecoder``
+    picks ``whole_inference`` or ``slide_inference``:
+
+    - ``'crop'`` (:meth:`crop_inference`): per sample, the tight box of the coarse mask plus
+      ``pad_width`` pixels is cut out of the full-resolution image, resized to ``model_size``²
+      (bilinear; the mask is re-binarised at 0.5), refined with ``steps`` reverse steps in
+      batches of ``batch_max``, and the probability is pasted back with mmdet's bilinear paste
+      (``docs/segrefiner.md``, 'Crop mode'). Pixels outside the box are background. Masks with
+      fewer than ``area_thr`` foreground pixels (including empty ones) pass through unchanged.
+    - ``'whole'`` (:meth:`whole_inference`): the whole image is the box (a global refinement
+      at ``model_size``²).
+    - ``'hr'`` (:meth:`hr_inference`): a global pass, then native-resolution patches where it
+      was unsure (``docs/segrefiner.md``, 'HR mode').
+    - ``'instance'`` (:meth:`instance_inference`): every instance of ``coarse_instances``; the
+      result is ``pred_instances`` (boolean masks at ``img_shape``, which must equal
+      ``ori_shape``), so this mode returns the samples itself: there is no semantic map to
+      post-process. Its masks are pasted as ``probability >= threshold`` (mmseg's ``>``
+      below is the rule of the semantic maps).
+
+    The other modes return seg logits (B, 1, H, W) at the (padded) input size: the foreground
+    probability p of each sample's ``img_shape`` region as ``logit(clamp(p, LOGIT_EPS,
+    1 − LOGIT_EPS))``. mmseg's ``BaseSegmentor.postprocess_result`` removes the padding
+    (``img_padding_size`` / ``padding_size``), undoes flips (:meth:`postprocess_result` adds
+    the ``'diagonal'`` one), resizes to ``ori_shape`` (bilinear, on the logits) and applies the
+    sigmoid. Each output ``SegDataSample`` gets ``seg_logits`` = the foreground probability
+    (1, H, W) and ``pred_sem_seg`` = ``probability > decode_head.threshold`` (mmseg's rule: a
+    pixel at exactly the threshold is background), a float 0/1 map.
 
     Other ``test_cfg`` keys: ``autocast_dtype`` (e.g. ``'bfloat16'``) runs the denoiser under
     autocast, ``channels_last=True`` uses the channels-last memory format.
 
-    Each output ``SegDataSample`` gets ``seg_logits`` = the foreground probability (1, H, W) at
-    ``ori_shape`` (mmseg's convention for single-channel heads) and ``pred_sem_seg`` =
-    ``probability >= threshold``.
-
     Args:
         decode_head (dict): config of the :class:`DiscreteDiffusionHead`.
         data_preprocessor (dict, optional): config of the :class:`RefineDataPreProcessor`.
-        train_cfg (dict, optional): unused, kept for mmseg's interface.
+        train_cfg (dict, optional): handed to the head's ``loss`` (which reads nothing).
         test_cfg (dict, optional): inference settings, see above and ``DEFAULT_TEST_CFG``.
         init_cfg (dict, optional): mmengine init config.
     """
@@ -87,7 +97,7 @@ class Refiner(BaseSegmentor):
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.decode_head = MODELS.build(decode_head)
-        self.align_corners = self.decode_head.align_corners
+        self.align_corners = False  # postprocess_result's resize to ori_shape
         self.train_cfg = train_cfg
         self.test_cfg = self.merge_test_cfg(test_cfg)
 
@@ -97,70 +107,354 @@ class Refiner(BaseSegmentor):
         cfg = ConfigDict(DEFAULT_TEST_CFG)
         cfg.update(base or {})
         cfg.update(test_cfg or {})
-        if cfg.mode not in INFERENCE_MODES:
-            raise ValueError(f'test_cfg.mode must be one of {sorted(INFERENCE_MODES)}, '
-                             f'got {cfg.mode!r}')
+        if cfg.mode not in MODES:
+            raise ValueError(f'test_cfg.mode must be one of {sorted(MODES)}, got {cfg.mode!r}')
         if cfg.batch_max < 1:
             raise ValueError(f'test_cfg.batch_max must be >= 1, got {cfg.batch_max}')
         return cfg
 
-    # ----------------------------------------------------------------- helpers
-    @staticmethod
-    def stack_field(data_samples: SampleList, field: str) -> Tensor:
-        """Stack a ``PixelData`` field of the samples: (B, 1, H, W)."""
-        missing = [i for i, s in enumerate(data_samples) if field not in s]
-        if missing:
-            paths = [data_samples[i].metainfo.get('img_path', f'sample {i}') for i in missing]
-            raise KeyError(f'samples without {field!r}: {paths}')
-        return torch.stack([s.get(field).data for s in data_samples])
+    # ----------------------------------------------------------------- mmseg interface
+    def extract_feat(self, inputs: Tensor) -> Tensor:
+        """The denoiser reads the image directly: no separate feature extractor."""
+        return inputs
 
-    def _check_size(self, inputs: Tensor) -> None:
-        divisor = self.decode_head.denoiser.size_divisor
-        if inputs.shape[-2] % divisor or inputs.shape[-1] % divisor:
-            raise ValueError(f'input size {tuple(inputs.shape[-2:])} must be divisible by '
-                             f'{divisor}; resize or pad to the model size in the pipeline')
+    def encode_decode(self, inputs: Tensor, batch_data_samples: SampleList) -> Tensor:
+        """Reverse process at the input resolution: (B, C, H, W) → seg logits (B, 1, H, W)."""
+        self._check_size(inputs)
+        coarse = stack_field(batch_data_samples, 'coarse_sem_seg').to(inputs.dtype)
+        return self.to_seg_logits(list(self.refine_crops(inputs, coarse)[:, 0]), inputs)
 
-    def _inference_context(self, cfg: ConfigDict, device: torch.device):
-        if cfg.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=device.type, dtype=getattr(torch, cfg.autocast_dtype))
+    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
+        """Training losses: inputs (B, C, S, S) with ``gt_sem_seg`` and ``coarse_sem_seg``."""
+        self._check_size(inputs)
+        coarse = stack_field(data_samples, 'coarse_sem_seg')
+        return self.decode_head.loss((inputs, coarse), data_samples, self.train_cfg)
 
-    def reverse_process(self, img: Tensor, coarse: Tensor, indices: Sequence[int],
-                        cfg: OptConfigType = None,
-                        generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
-        """The reverse process over ``indices`` on crops at the model size, in batches.
+    def _forward(self, inputs: Tensor, data_samples: OptSampleList = None) -> Tensor:
+        """One denoiser pass at the last index on the coarse mask (zeros without samples).
 
-        Batches of ``cfg.batch_max`` crops, under ``cfg.autocast_dtype`` and
-        ``cfg.channels_last`` (see the class docstring).
+        Returns:
+            Tensor: (B, 1, H, W) logits.
+        """
+        if data_samples is None:
+            coarse = inputs.new_zeros((inputs.shape[0], 1) + inputs.shape[-2:])
+        else:
+            coarse = stack_field(data_samples, 'coarse_sem_seg').to(inputs.dtype)
+        t = inputs.new_full((inputs.shape[0], ), self.decode_head.num_timesteps - 1,
+                            dtype=torch.long)
+        return self.decode_head(torch.cat([inputs, coarse], dim=1), t)
+
+    def predict(self, inputs: Tensor, data_samples: SampleList,
+                test_cfg: OptConfigType = None,
+                generator: Optional[torch.Generator] = None) -> SampleList:
+        """Refine each sample's coarse mask (``coarse_sem_seg``; ``coarse_instances`` in the
+        ``'instance'`` mode).
 
         Args:
-            img (Tensor): (N, C, S, S) normalised image crops.
-            coarse (Tensor): (N, 1, S, S) 0/1 coarse crops.
-            indices (Sequence[int]): descending step indices.
-            cfg (dict, optional): test config (default ``self.test_cfg``).
+            inputs (Tensor): (B, C, H, W) normalised images, padded bottom-right.
+            data_samples (list[SegDataSample]): samples with the coarse mask and metainfo
+                (``img_shape``, ``ori_shape``, optionally ``flip``/``flip_direction`` and the
+                padding).
+            test_cfg (dict, optional): overrides of ``self.test_cfg`` for this call.
             generator (torch.Generator, optional): source of the reverse-process draws.
 
         Returns:
-            tuple[Tensor, Tensor]: (N, 1, S, S) float32 foreground probabilities and
-            cumulative fine probabilities F.
+            list[SegDataSample]: with ``seg_logits`` (foreground probability) and
+            ``pred_sem_seg`` at ``ori_shape``; in the ``'instance'`` mode ``pred_instances``.
         """
-        cfg = self.test_cfg if cfg is None else cfg
-        if img.shape[0] == 0:
-            empty = img.new_zeros((0, 1) + img.shape[-2:], dtype=torch.float)
-            return empty, empty
-        if cfg.channels_last:
-            self.decode_head.denoiser.to(memory_format=torch.channels_last)
-            img = img.contiguous(memory_format=torch.channels_last)
-        probs, fine_probs = [], []
-        with self._inference_context(cfg, img.device):
-            for start in range(0, img.shape[0], cfg.batch_max):
-                prob, fine = self.decode_head.predict(img[start:start + cfg.batch_max],
-                                                      coarse[start:start + cfg.batch_max],
-                                                      indices, generator=generator)
-                probs.append(prob.float())
-                fine_probs.append(fine.float())
-        return torch.cat(probs), torch.cat(fine_probs)
+        cfg = self.merge_test_cfg(test_cfg, self.test_cfg)
+        inference = getattr(self, f'{cfg.mode}_inference')
+        if cfg.mode == 'instance':
+            return inference(inputs, data_samples, cfg, generator)
+        seg_logits = inference(inputs, data_samples, cfg, generator)
+        return self.postprocess_result(seg_logits, data_samples)
 
+    def postprocess_result(self, seg_logits: Tensor,
+                           data_samples: OptSampleList = None) -> SampleList:
+        """mmseg's ``BaseSegmentor.postprocess_result``, also for a ``'diagonal'`` flip.
+
+        mmseg undoes ``'horizontal'`` and ``'vertical'`` flips and asserts on anything else;
+        mmcv's ``RandomFlip`` also makes ``'diagonal'`` (both axes). Such a sample's un-padded
+        logits are flipped back here and mmseg is given the sample's metainfo without the flip;
+        an unknown direction is a ValueError.
+        """
+        if data_samples is None:
+            return super().postprocess_result(seg_logits)
+        handed = list(data_samples)
+        for i, sample in enumerate(data_samples):
+            meta = sample.metainfo
+            direction = meta.get('flip_direction')
+            if not meta.get('flip', False) or direction in ('horizontal', 'vertical'):
+                continue
+            if direction != 'diagonal':
+                raise ValueError(f'unknown flip_direction {direction!r}: expected one of '
+                                 "['diagonal', 'horizontal', 'vertical']")
+            left, right, top, bottom = meta.get('img_padding_size',
+                                                meta.get('padding_size', [0] * 4))
+            height, width = seg_logits.shape[-2:]
+            rows, cols = slice(top, height - bottom), slice(left, width - right)
+            seg_logits = seg_logits.clone()
+            seg_logits[i, :, rows, cols] = seg_logits[i, :, rows, cols].flip(dims=(-2, -1))
+            handed[i] = SegDataSample(metainfo={**meta, 'flip': False})
+        results = super().postprocess_result(seg_logits, handed)
+        for sample, result in zip(data_samples, results):
+            if result is not sample:
+                sample.set_data(dict(seg_logits=result.seg_logits,
+                                     pred_sem_seg=result.pred_sem_seg))
+        return data_samples
+
+    # ----------------------------------------------------------------- inference modes
+    def crop_inference(self, inputs: Tensor, data_samples: SampleList, cfg: ConfigDict,
+                       generator: Optional[torch.Generator] = None) -> Tensor:
+        """Refine each sample's mask box + ``pad_width`` at the model size (class docstring).
+
+        Args:
+            inputs (Tensor): (B, C, H, W) normalised, padded images.
+            data_samples (list[SegDataSample]): samples with ``coarse_sem_seg``.
+            cfg (ConfigDict): the merged test config.
+            generator (torch.Generator, optional): source of the reverse-process draws.
+
+        Returns:
+            Tensor: (B, 1, H, W) seg logits (:meth:`to_seg_logits`).
+        """
+        return self._box_inference(inputs, data_samples, cfg, generator, whole=False)
+
+    def whole_inference(self, inputs: Tensor, data_samples: SampleList, cfg: ConfigDict,
+                        generator: Optional[torch.Generator] = None) -> Tensor:
+        """Refine each sample's whole image at the model size; as :meth:`crop_inference`
+        otherwise, except that every mask is refined (``area_thr`` is not applied, empty masks
+        included)."""
+        return self._box_inference(inputs, data_samples, cfg, generator, whole=True)
+
+    def _box_inference(self, inputs: Tensor, data_samples: SampleList, cfg: ConfigDict,
+                       generator: Optional[torch.Generator], whole: bool) -> Tensor:
+        coarse_all = stack_field(data_samples, 'coarse_sem_seg')
+        size = (cfg.model_size, cfg.model_size)
+        crops, crop_masks, boxes, owners = [], [], [], []
+        probs_full: List[Tensor] = []
+        for i, (height, width) in enumerate(self.valid_shapes(inputs, data_samples)):
+            coarse = coarse_all[i, 0, :height, :width] > 0
+            probs_full.append(coarse.float())  # pass-through unless refined below
+            box = (0, 0, width, height) if whole else mask_box(coarse, cfg.pad_width)
+            if box is None or (not whole and int(coarse.sum()) < cfg.area_thr):
+                continue
+            img_crop, mask_crop = crop_resize(inputs[i, :, :height, :width], coarse, box, size)
+            crops.append(img_crop)
+            crop_masks.append(mask_crop)
+            boxes.append(box)
+            owners.append(i)
+        if crops:
+            probs = self.refine_crops(torch.cat(crops), torch.cat(crop_masks), cfg=cfg,
+                                      generator=generator)
+            for prob, box, i in zip(probs, boxes, owners):
+                probs_full[i] = paste_prob(prob, box, *probs_full[i].shape)
+        return self.to_seg_logits(probs_full, inputs)
+
+    def hr_inference(self, inputs: Tensor, data_samples: SampleList, cfg: ConfigDict,
+                     generator: Optional[torch.Generator] = None) -> Tensor:
+        """SegRefiner's HR refinement: global pass at ``model_size``², then native-res patches.
+
+        1. the image and its coarse mask are resized to ``model_size``² and refined with the
+           first ``global_steps`` reverse steps (indices 5..1), which also yields the
+           cumulative fine-probability map F: low F marks pixels the network was unsure about;
+        2. the global result, resized back, is binarised (``>= threshold``) into ``M_g``;
+        3. every grid pixel with ``F < fine_prob_thr · max(F)`` proposes a ``model_size``² box
+           at native resolution centred on it (score ``1 − F``), shifted inside the image;
+           greedy NMS (``mmcv.ops.nms``, IoU ``iou_thr``) keeps a spread-out subset, and only
+           boxes where ``M_g`` has both foreground and background remain;
+        4. each patch (native image + ``M_g`` crop) is refined with the remaining step
+           (index 0), in batches of ``batch_max``; overlapping patch probabilities are
+           averaged, and outside all patches the global result is kept.
+
+        Improvements over SegRefiner (its exact behaviour is one setting away): tiny masks
+        pass through instead of becoming empty (``pass_through``), the global resampling is
+        anti-aliased (``antialias``), the number of patches can be capped (``max_patches``),
+        and images smaller than ``model_size`` work: the patch side becomes
+        ``p = min(model_size, H, W)`` and a p² patch is resized to the model size and back
+        (bilinear); patches of images at least ``model_size`` in both dimensions are never
+        resampled. The global passes of a batch's samples run batched, and so do all their
+        patches.
+
+        ``test_cfg`` keys (``cfg``; defaults of the HR-only ones in ``HR_DEFAULTS``):
+
+        - ``model_size`` (int, Refiner default 256): global view side and patch side.
+        - ``global_steps`` (int, 5): reverse steps of the global pass (indices T−1 … T−5);
+          the patches take the remaining ones (index 0).
+        - ``fine_prob_thr`` (float, 0.9): a grid pixel proposes a patch if its F is below
+          this fraction of max(F).
+        - ``iou_thr`` (float, 0.3): NMS IoU threshold between patch boxes (SegRefiner's
+          configs; its code default is 0.2). Two patches along a boundary end up
+          ~``S (1−iou)/(1+iou)`` px apart (~138 px at 256², 0.3).
+        - ``max_patches`` (int | None, None): keep at most this many patches per image, the
+          most uncertain first; None keeps all (SegRefiner).
+        - ``antialias`` (bool, True): anti-aliased bilinear down-sampling of the image and
+          mask and bilinear up-sampling of the global result; False: nearest everywhere
+          (SegRefiner).
+        - ``area_thr`` (int, Refiner default 0; the HR configs set SegRefiner's 128): a
+          coarse mask with at most this many foreground pixels is not refined.
+        - ``pass_through`` (bool, True): such masks are returned unchanged; False returns an
+          empty mask, as SegRefiner does.
+        - ``batch_max`` (int, Refiner default 32): samples per denoiser call.
+        - ``autocast_dtype``, ``channels_last``: see the class docstring. ``steps`` is not
+          used.
+
+        Args:
+            inputs (Tensor): (B, C, H, W) normalised, padded images.
+            data_samples (list[SegDataSample]): samples with ``coarse_sem_seg``.
+            cfg (ConfigDict): the merged test config.
+            generator (torch.Generator, optional): source of the reverse-process draws.
+
+        Returns:
+            Tensor: (B, 1, H, W) seg logits (:meth:`to_seg_logits`).
+        """
+        cfg = self._hr_cfg(cfg)
+        diffusion = self.decode_head.diffusion
+        chain = diffusion.timesteps(diffusion.num_timesteps)
+        global_steps, local_steps = chain[:cfg.global_steps], chain[cfg.global_steps:]
+        size = cfg.model_size
+        coarse_all = stack_field(data_samples, 'coarse_sem_seg')
+
+        images: List[Tensor] = []
+        masks: List[Tensor] = []
+        probs_full: List[Tensor] = []
+        refined: List[int] = []
+        for i, (height, width) in enumerate(self.valid_shapes(inputs, data_samples)):
+            mask = coarse_all[i, 0, :height, :width] > 0
+            images.append(inputs[i, :, :height, :width])
+            masks.append(mask)
+            prob = mask.float()  # the result of masks that are not refined
+            if int(mask.sum()) > cfg.area_thr:
+                refined.append(i)
+            elif not cfg.pass_through:
+                prob.zero_()
+            probs_full.append(prob)
+
+        if refined:
+            # global pass: every sample's whole image at size², batched
+            views = [resize_global(images[i], masks[i], size, cfg.antialias) for i in refined]
+            global_probs, fine_probs = self.reverse_process(
+                torch.cat([v[0] for v in views]), torch.cat([v[1] for v in views]),
+                global_steps, cfg, generator)
+            # patch proposals on each sample's uncertain pixels
+            global_masks, patches = {}, []
+            for n, i in enumerate(refined):
+                shape = tuple(masks[i].shape)
+                probs_full[i] = upsample_prob(global_probs[n, 0], shape, cfg.antialias)
+                global_masks[i] = probs_full[i] >= self.decode_head.threshold
+                boxes = propose_patches(fine_probs[n, 0], shape, min(size, *shape),
+                                        cfg.fine_prob_thr, cfg.iou_thr)
+                boxes = boxes[mixed_patches(global_masks[i], boxes)][:cfg.max_patches]
+                patches += [(i, box) for box in boxes.tolist()]
+            # local pass over all patches, batch_max at a time (bounded memory), then the merge
+            patch_probs = {i: [] for i in refined}
+            for start in range(0, len(patches), cfg.batch_max):
+                chunk = patches[start:start + cfg.batch_max]
+                crops = [crop_patch(images[i], global_masks[i], box, size) for i, box in chunk]
+                probs, _ = self.reverse_process(torch.cat([c[0] for c in crops]),
+                                                torch.cat([c[1] for c in crops]), local_steps,
+                                                cfg, generator)
+                for (i, box), prob in zip(chunk, probs):
+                    side = box[2] - box[0]
+                    if side != size:
+                        prob = F.interpolate(prob[None], size=(side, side), mode='bilinear',
+                                             align_corners=False)[0]
+                    patch_probs[i].append((prob[0], box))
+            for i, done in patch_probs.items():
+                if done:
+                    probs_full[i] = merge_patches(probs_full[i], *zip(*done))
+        return self.to_seg_logits(probs_full, inputs)
+
+    def _hr_cfg(self, cfg: ConfigDict) -> ConfigDict:
+        """``HR_DEFAULTS`` updated by the merged test config, validated."""
+        hr_cfg = ConfigDict(HR_DEFAULTS)
+        hr_cfg.update(cfg)
+        num_timesteps = self.decode_head.num_timesteps
+        if not 1 <= hr_cfg.global_steps < num_timesteps:
+            raise ValueError(f'test_cfg.global_steps must lie in [1, {num_timesteps - 1}], got '
+                             f'{hr_cfg.global_steps}')
+        if not 0 <= hr_cfg.iou_thr <= 1:
+            raise ValueError(f'test_cfg.iou_thr must lie in [0, 1], got {hr_cfg.iou_thr}')
+        if hr_cfg.max_patches is not None and hr_cfg.max_patches < 0:
+            raise ValueError(f'test_cfg.max_patches must be None or >= 0, got '
+                             f'{hr_cfg.max_patches}')
+        return hr_cfg
+
+    def instance_inference(self, inputs: Tensor, data_samples: SampleList, cfg: ConfigDict,
+                           generator: Optional[torch.Generator] = None) -> SampleList:
+        """Refine each sample's ``coarse_instances`` (SegRefiner's instance wrapper).
+
+        1. masks with fewer than ``area_thr`` pixels (512 in SegRefiner) pass through
+           unchanged;
+        2. each other mask's tight box, padded by ``pad_width`` (20) px per side and clipped to
+           the image, is cut out of the image and the mask and resized to ``model_size``²
+           (bilinear; the mask is re-binarised at 0.5);
+        3. the crops of all instances of all images of the batch are refined with ``steps``
+           reverse steps, ``batch_max`` crops per denoiser call;
+        4. each probability crop is pasted back into its box with mmdet's mask paste and
+           thresholded (``>= threshold``); the mask is empty outside its box.
+
+        The detector's boxes, scores and labels are kept. Memory stays bounded for images with
+        hundreds of detections: crops are made ``batch_max`` at a time, and each result is
+        pasted into its box region of a boolean mask (no full-size float canvas per instance).
+
+        Args:
+            inputs (Tensor): (B, C, H, W) normalised images (padded bottom-right).
+            data_samples (list[SegDataSample]): samples with ``coarse_instances``: ``masks``
+                (N, h, w) bool at the sample's ``img_shape``, ``bboxes`` (N, 4), ``scores``
+                (N,), ``labels`` (N,).
+            cfg (ConfigDict): the merged test config.
+            generator (torch.Generator, optional): source of the reverse-process draws.
+
+        Returns:
+            list[SegDataSample]: each with ``pred_instances``: the refined ``masks`` (N, h, w)
+            bool and the coarse ``bboxes``, ``scores`` and ``labels``.
+        """
+        size = (cfg.model_size, cfg.model_size)
+        images: List[Tensor] = []
+        coarse_masks: List[Tensor] = []
+        refined_masks: List[Tensor] = []
+        jobs: List[Tuple[int, int, Box]] = []  # (sample, instance, box) to refine
+        for i, sample in enumerate(data_samples):
+            masks = self._coarse_instances(sample).masks.bool()
+            img_shape = tuple(sample.metainfo.get('img_shape', inputs.shape[-2:]))
+            if tuple(masks.shape[-2:]) != img_shape:
+                raise ValueError(f'coarse instance masks of size {tuple(masks.shape[-2:])} do '
+                                 f'not match the image size {img_shape} of '
+                                 f'{sample.metainfo.get("img_path")}; the instance mode needs '
+                                 'a test pipeline without resizing')
+            areas = masks.flatten(1).sum(1)
+            for j in torch.nonzero(areas >= max(cfg.area_thr, 1)).flatten().tolist():
+                jobs.append((i, j, mask_box(masks[j], cfg.pad_width)))
+            images.append(inputs[i, :, :img_shape[0], :img_shape[1]])
+            coarse_masks.append(masks)
+            refined_masks.append(masks.clone())
+        for start in range(0, len(jobs), cfg.batch_max):
+            chunk = jobs[start:start + cfg.batch_max]
+            crops = [crop_resize(images[i], coarse_masks[i][j], box, size)
+                     for i, j, box in chunk]
+            probs = self.refine_crops(torch.cat([img for img, _ in crops]),
+                                      torch.cat([mask for _, mask in crops]), cfg=cfg,
+                                      generator=generator)
+            for (i, j, box), prob in zip(chunk, probs):
+                paste_mask(refined_masks[i][j], prob, box, self.decode_head.threshold)
+        for sample, masks in zip(data_samples, refined_masks):
+            coarse = sample.coarse_instances
+            sample.pred_instances = InstanceData(masks=masks, bboxes=coarse.bboxes,
+                                                 scores=coarse.scores, labels=coarse.labels)
+        return data_samples
+
+    @staticmethod
+    def _coarse_instances(sample) -> InstanceData:
+        if 'coarse_instances' not in sample:
+            raise KeyError('the instance mode needs samples with coarse_instances (masks, '
+                           'bboxes, scores, labels); use LoadCoarseInstances and '
+                           f'PackInstanceRefineInputs: {sample.metainfo.get("img_path")}')
+        instances = sample.coarse_instances
+        if 'masks' not in instances:
+            raise KeyError(f'coarse_instances without masks: {sample.metainfo.get("img_path")}')
+        return instances
+
+    # ----------------------------------------------------------------- shared steps
     def refine_crops(self, img: Tensor, coarse: Tensor, steps: Optional[int] = None,
                      cfg: OptConfigType = None,
                      generator: Optional[torch.Generator] = None) -> Tensor:
@@ -177,111 +471,94 @@ class Refiner(BaseSegmentor):
             Tensor: (N, 1, S, S) float32 foreground probabilities.
         """
         cfg = self.test_cfg if cfg is None else cfg
-        indices = self.decode_head.diffusion.step_indices(steps or cfg.steps)
-        return self.reverse_process(img, coarse, indices, cfg, generator)[0]
+        timesteps = self.decode_head.diffusion.timesteps(steps or cfg.steps)
+        return self.reverse_process(img, coarse, timesteps, cfg, generator)[0]
 
-    # ----------------------------------------------------------------- mmseg interface
-    def extract_feat(self, inputs: Tensor) -> Tensor:
-        """The denoiser reads the image directly: no separate feature extractor."""
-        return inputs
+    def reverse_process(self, img: Tensor, coarse: Tensor, timesteps: Sequence[int],
+                        cfg: OptConfigType = None,
+                        generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+        """The head's reverse process over ``timesteps`` on crops at the model size.
 
-    def encode_decode(self, inputs: Tensor, batch_data_samples: SampleList) -> Tensor:
-        """Reverse process at the input resolution: (B, C, H, W) → probabilities (B, 1, H, W)."""
-        self._check_size(inputs)
-        coarse = self.stack_field(batch_data_samples, 'coarse_sem_seg').to(inputs.dtype)
-        return self.refine_crops(inputs, coarse)
-
-    def loss(self, inputs: Tensor, data_samples: SampleList) -> dict:
-        """Training losses: inputs (B, C, S, S) with ``gt_sem_seg`` and ``coarse_sem_seg``."""
-        self._check_size(inputs)
-        gt = self.stack_field(data_samples, 'gt_sem_seg')
-        coarse = self.stack_field(data_samples, 'coarse_sem_seg')
-        return self.decode_head.loss(inputs, gt, coarse)
-
-    def _forward(self, inputs: Tensor, data_samples: OptSampleList = None) -> Tensor:
-        """One denoiser pass at the last index on the coarse mask (zeros without samples).
-
-        Returns:
-            Tensor: (B, 1, H, W) logits.
-        """
-        if data_samples is None:
-            coarse = inputs.new_zeros((inputs.shape[0], 1) + inputs.shape[-2:])
-        else:
-            coarse = self.stack_field(data_samples, 'coarse_sem_seg').to(inputs.dtype)
-        t = inputs.new_full((inputs.shape[0], ), self.decode_head.num_timesteps - 1,
-                            dtype=torch.long)
-        return self.decode_head(torch.cat([inputs, coarse], dim=1), t)
-
-    def predict(self, inputs: Tensor, data_samples: SampleList,
-                test_cfg: OptConfigType = None,
-                generator: Optional[torch.Generator] = None) -> SampleList:
-        """Refine each sample's ``coarse_sem_seg``.
+        Batches of ``cfg.batch_max`` crops, under ``cfg.autocast_dtype`` and
+        ``cfg.channels_last`` (see the class docstring).
 
         Args:
-            inputs (Tensor): (B, C, H, W) normalised, padded images.
-            data_samples (list[SegDataSample]): samples with ``coarse_sem_seg`` and metainfo
-                (``img_shape``, ``ori_shape``, optionally ``flip``/``flip_direction``).
-            test_cfg (dict, optional): overrides of ``self.test_cfg`` for this call.
+            img (Tensor): (N, C, S, S) normalised image crops.
+            coarse (Tensor): (N, 1, S, S) 0/1 coarse crops.
+            timesteps (Sequence[int]): descending step indices.
+            cfg (dict, optional): test config (default ``self.test_cfg``).
             generator (torch.Generator, optional): source of the reverse-process draws.
 
         Returns:
-            list[SegDataSample]: with ``seg_logits`` (foreground probability) and
-            ``pred_sem_seg`` at ``ori_shape``.
+            tuple[Tensor, Tensor]: (N, 1, S, S) float32 foreground probabilities and
+            cumulative fine probabilities F.
         """
-        cfg = self.merge_test_cfg(test_cfg, self.test_cfg)
-        return INFERENCE_MODES[cfg.mode](self, inputs, data_samples, cfg, generator)
+        cfg = self.test_cfg if cfg is None else cfg
+        if img.shape[0] == 0:
+            empty = img.new_zeros((0, 1) + img.shape[-2:], dtype=torch.float)
+            return empty, empty
+        if cfg.channels_last:
+            self.decode_head.denoiser.to(memory_format=torch.channels_last)
+            img = img.contiguous(memory_format=torch.channels_last)
+        head_cfg = dict(timesteps=list(timesteps))
+        outputs = []
+        with self._inference_context(cfg, img.device):
+            for start in range(0, img.shape[0], cfg.batch_max):
+                img_chunk = img[start:start + cfg.batch_max]
+                coarse_chunk = coarse[start:start + cfg.batch_max]
+                metas = [dict(img_shape=tuple(img.shape[-2:]))] * img_chunk.shape[0]
+                outputs.append(self.decode_head.predict((img_chunk, coarse_chunk), metas,
+                                                        head_cfg, generator=generator))
+        outputs = torch.cat(outputs)  # (N, 2, S, S): probability, F
+        return outputs[:, :1], outputs[:, 1:]
+
+    def valid_shapes(self, inputs: Tensor, data_samples: SampleList) -> List[Tuple[int, int]]:
+        """Each sample's (h, w) region of the padded ``inputs``: its ``img_shape``, top left.
+
+        mmseg's post-processing removes the padding its metainfo records
+        (``img_padding_size`` / ``padding_size``, as ``stack_batch`` writes them). A sample
+        padded by hand (no padding recorded, ``img_shape`` smaller than the inputs) gets the
+        bottom-right padding its ``img_shape`` implies recorded as ``padding_size``; recorded
+        padding that disagrees with ``img_shape`` is a ValueError.
+        """
+        height, width = inputs.shape[-2:]
+        shapes = []
+        for sample in data_samples:
+            meta = sample.metainfo
+            h, w = meta.get('img_shape', (height, width))
+            implied = (0, width - w, 0, height - h)
+            recorded = meta.get('img_padding_size', meta.get('padding_size'))
+            if recorded is None:
+                if any(implied):
+                    sample.set_metainfo(dict(padding_size=implied))
+            elif tuple(recorded) != implied:
+                raise ValueError(f'padding {tuple(recorded)} (left, right, top, bottom) of '
+                                 f'{meta.get("img_path", "a sample")} disagrees with its '
+                                 f'img_shape {(h, w)} in inputs of size {(height, width)}')
+            shapes.append((h, w))
+        return shapes
 
     @staticmethod
-    def set_prediction(sample, prob: Tensor, threshold: float) -> None:
-        """Store a (H, W) foreground probability on ``sample``.
+    def to_seg_logits(probs: Sequence[Tensor], inputs: Tensor) -> Tensor:
+        """Per-sample (h, w) foreground probabilities → (B, 1, H, W) seg logits.
 
-        Undoes flips, resizes to ``ori_shape`` (bilinear) and sets ``seg_logits`` (1, H, W)
-        and ``pred_sem_seg`` = ``prob >= threshold``.
+        Each probability fills the top left of a canvas of the inputs' size, the padding is
+        background, and the result is ``logit(clamp(p, LOGIT_EPS, 1 − LOGIT_EPS))``: mmseg's
+        ``postprocess_result`` applies the sigmoid to single-channel outputs.
         """
-        prob = prob[None, None]
-        meta = sample.metainfo
-        if meta.get('flip', False):
-            dims = {'horizontal': (3, ), 'vertical': (2, ), 'diagonal': (2, 3)}
-            direction = meta.get('flip_direction')
-            if direction not in dims:
-                raise ValueError(f'unknown flip_direction {direction!r}: expected one of '
-                                 f'{sorted(dims)}')
-            prob = prob.flip(dims=dims[direction])
-        ori_shape = tuple(meta.get('ori_shape', prob.shape[-2:]))
-        if tuple(prob.shape[-2:]) != ori_shape:
-            prob = F.interpolate(prob, size=ori_shape, mode='bilinear', align_corners=False)
-        prob = prob[0]
-        sample.set_data({
-            'seg_logits': PixelData(data=prob),
-            'pred_sem_seg': PixelData(data=(prob >= threshold).long()),
-        })
+        canvas = inputs.new_zeros((len(probs), 1) + inputs.shape[-2:], dtype=torch.float)
+        for i, prob in enumerate(probs):
+            canvas[i, 0, :prob.shape[-2], :prob.shape[-1]] = prob
+        return torch.logit(canvas.clamp(LOGIT_EPS, 1 - LOGIT_EPS))
 
+    def _check_size(self, inputs: Tensor) -> None:
+        divisor = self.decode_head.denoiser.size_divisor
+        if inputs.shape[-2] % divisor or inputs.shape[-1] % divisor:
+            raise ValueError(f'input size {tuple(inputs.shape[-2:])} must be divisible by '
+                             f'{divisor}; resize or pad to the model size in the pipeline')
 
-@register_inference_mode('crop', 'whole')
-def crop_inference(model: Refiner, inputs: Tensor, data_samples: SampleList, cfg: ConfigDict,
-                   generator: Optional[torch.Generator] = None) -> SampleList:
-    """``'crop'``: refine each sample's mask box + margin; ``'whole'``: the whole image."""
-    coarse_all = model.stack_field(data_samples, 'coarse_sem_seg')
-    size = (cfg.model_size, cfg.model_size)
-    crops, crop_masks, boxes, owners = [], [], [], []
-    probs_full: List[Optional[Tensor]] = []
-    for i, sample in enumerate(data_samples):
-        height, width = sample.metainfo.get('img_shape', inputs.shape[-2:])
-        coarse = coarse_all[i, 0, :height, :width] > 0
-        probs_full.append(coarse.float())  # pass-through unless refined below
-        box = (0, 0, width, height) if cfg.mode == 'whole' else mask_box(coarse, cfg.pad_width)
-        if box is None or (cfg.mode == 'crop' and int(coarse.sum()) < cfg.area_thr):
-            continue
-        img_crop, mask_crop = crop_resize(inputs[i, :, :height, :width], coarse, box, size)
-        crops.append(img_crop)
-        crop_masks.append(mask_crop)
-        boxes.append(box)
-        owners.append(i)
-    if crops:
-        probs = model.refine_crops(torch.cat(crops), torch.cat(crop_masks), cfg=cfg,
-                                   generator=generator)
-        for prob, box, i in zip(probs, boxes, owners):
-            probs_full[i] = paste_prob(prob, box, *probs_full[i].shape)
-    for sample, prob in zip(data_samples, probs_full):
-        model.set_prediction(sample, prob, model.decode_head.threshold)
-    return data_samples
+    @staticmethod
+    def _inference_context(cfg: ConfigDict, device: torch.device):
+        if cfg.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=getattr(torch, cfg.autocast_dtype))

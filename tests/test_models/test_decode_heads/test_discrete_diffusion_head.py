@@ -1,7 +1,9 @@
-"""DiscreteDiffusionHead: losses, ignore handling, inference."""
+"""DiscreteDiffusionHead: BaseDecodeHead's signatures, losses, ignore handling, inference."""
 import pytest
 import torch
+from mmengine.structures import PixelData
 from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 
 from utils import TINY_DENOISER
 
@@ -12,20 +14,27 @@ def head():
     return MODELS.build(dict(type='DiscreteDiffusionHead', denoiser=TINY_DENOISER))
 
 
+def gt_samples(gt):
+    """One ``SegDataSample`` per (1, H, W) GT map of the (B, 1, H, W) batch."""
+    return [SegDataSample(gt_sem_seg=PixelData(data=g)) for g in gt]
+
+
 def test_loss_keys_values_and_gradients(head):
     img = torch.randn(2, 3, 16, 16)
     gt = torch.zeros(2, 1, 16, 16, dtype=torch.long)
     gt[:, :, 4:12, 4:12] = 1
     coarse = torch.zeros(2, 1, 16, 16)
     coarse[:, :, 3:10, 5:13] = 1
-    losses = head.loss(img, gt, coarse, generator=torch.Generator().manual_seed(0))
+    losses = head.loss((img, coarse), gt_samples(gt), None,
+                       generator=torch.Generator().manual_seed(0))
     assert set(losses) == {'loss_mask', 'loss_texture', 'iou'}
     assert losses['loss_mask'].item() > 0 and losses['loss_texture'].item() > 0
     assert 0 <= losses['iou'].item() <= 1
     (losses['loss_mask'] + losses['loss_texture']).backward()
     assert head.denoiser.time_embed.weight.grad.abs().sum() > 0
     # reproducible with a generator
-    again = head.loss(img, gt, coarse, generator=torch.Generator().manual_seed(0))
+    again = head.loss((img, coarse), gt_samples(gt), None,
+                      generator=torch.Generator().manual_seed(0))
     assert again['loss_mask'].item() == pytest.approx(losses['loss_mask'].item())
 
 
@@ -37,8 +46,8 @@ def test_ignored_pixels_do_not_count(head):
     gt_ignored[..., 8:] = 255
     gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
     with torch.no_grad():
-        full = head.loss(img, gt, coarse, gen())
-        part = head.loss(img, gt_ignored, coarse, gen())
+        full = head.loss((img, coarse), gt_samples(gt), None, gen())
+        part = head.loss((img, coarse), gt_samples(gt_ignored), None, gen())
     assert full['loss_mask'].item() != pytest.approx(part['loss_mask'].item())
     # BCE over valid pixels only equals the BCE on the valid half computed directly
     t = torch.randint(0, 6, (1, ), generator=gen())
@@ -49,10 +58,23 @@ def test_ignored_pixels_do_not_count(head):
 
 
 def test_predict_returns_probabilities(head):
-    probs, fine = head.predict(torch.randn(2, 3, 16, 16), torch.ones(2, 1, 16, 16),
-                               generator=torch.Generator().manual_seed(0))
-    assert probs.shape == fine.shape == (2, 1, 16, 16)
+    inputs = (torch.randn(2, 3, 16, 16), torch.ones(2, 1, 16, 16))
+    metas = [dict(img_shape=(16, 16))] * 2
+    out = head.predict(inputs, metas, dict(), generator=torch.Generator().manual_seed(0))
+    probs, fine = out[:, :1], out[:, 1:]
+    assert out.shape == (2, 2, 16, 16) and probs.shape == fine.shape == (2, 1, 16, 16)
     assert probs.min() >= 0 and probs.max() <= 1 and fine.max() <= 1
+    # test_cfg.timesteps picks the steps: the first step alone is one pass on the coarse mask
+    one = head.predict(inputs, metas, dict(timesteps=[5]))
+    with torch.no_grad():
+        logits = head(torch.cat(inputs, dim=1), torch.full((2, ), 5))
+    torch.testing.assert_close(one[:, :1], logits.sigmoid())
+
+
+def test_missing_gt_is_named(head):
+    sample = SegDataSample(metainfo=dict(img_path='a.jpg'))
+    with pytest.raises(KeyError, match=r"gt_sem_seg.*a\.jpg"):
+        head.loss((torch.zeros(1, 3, 16, 16), torch.zeros(1, 1, 16, 16)), [sample])
 
 
 def test_timestep_mismatch_is_an_error():

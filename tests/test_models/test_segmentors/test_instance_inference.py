@@ -5,8 +5,7 @@ from mmengine.structures import InstanceData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from segrefiner.models.segmentors.instance_inference import paste_mask
-from segrefiner.models.utils import mask_box, paste_prob
+from segrefiner.models.utils import mask_box, paste_mask, paste_prob
 from utils import tiny_refiner_cfg
 
 

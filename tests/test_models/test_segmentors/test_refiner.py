@@ -37,7 +37,7 @@ def test_predict_crop_mode_outputs_at_original_size(model):
         assert sample.seg_logits.data.shape == (1, 40, 56)
         prob = sample.seg_logits.data
         assert prob.min() >= 0 and prob.max() <= 1
-        assert torch.equal(sample.pred_sem_seg.data, (prob >= 0.5).long())
+        assert torch.equal(sample.pred_sem_seg.data, (prob > 0.5).long())  # mmseg's rule
         # everything outside the padded box of the coarse mask (x 10..26, y 4..22, pad 20)
         # is background; here the box covers x < 46, y < 42
         assert sample.pred_sem_seg.data[0, :, 46:].sum() == 0

@@ -1,5 +1,6 @@
-"""Small review fixes (issue 9 §4): flip undo, the residual refiner's default schedule,
-``_forward``'s annotation and the package's declared Python version."""
+"""Small review fixes (issue 9 §4): flip undo in the Refiner's post-processing, the residual
+refiner's default schedule, ``_forward``'s annotation and the package's declared Python
+version."""
 import ast
 import inspect
 import re
@@ -7,31 +8,48 @@ from pathlib import Path
 
 import pytest
 import torch
-from mmengine.structures import PixelData
+from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 from mmseg.utils import OptSampleList
 
 from segrefiner.models.segmentors.refiner import Refiner
 from segrefiner.models.segmentors.residual_refiner import DEFAULT_TEST_CFG
+from utils import tiny_refiner_cfg
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
+@pytest.fixture
+def refiner():
+    return MODELS.build(tiny_refiner_cfg())
+
+
 @pytest.mark.parametrize('direction, dims', [('horizontal', (1, )), ('vertical', (0, )),
                                              ('diagonal', (0, 1))])
-def test_set_prediction_undoes_each_flip(direction, dims):
-    prob = torch.arange(12, dtype=torch.float32).reshape(3, 4) / 12
+def test_postprocess_result_undoes_each_flip(refiner, direction, dims):
+    logits = torch.arange(-6, 6, dtype=torch.float32).reshape(3, 4)
+    prob = logits.sigmoid()
     sample = SegDataSample(metainfo=dict(ori_shape=(3, 4), flip=True,
                                          flip_direction=direction))
-    Refiner.set_prediction(sample, prob, 0.5)
+    refiner.postprocess_result(logits[None, None], [sample])
     assert torch.equal(sample.seg_logits.data[0], prob.flip(dims=dims))
-    assert torch.equal(sample.pred_sem_seg.data[0], (prob.flip(dims=dims) >= 0.5).long())
+    assert torch.equal(sample.pred_sem_seg.data[0], (prob.flip(dims=dims) > 0.5).long())
 
 
-def test_set_prediction_rejects_an_unknown_flip_direction():
+def test_postprocess_result_undoes_a_diagonal_flip_inside_the_padding(refiner):
+    logits = torch.full((1, 1, 5, 6), -20.0)
+    logits[0, 0, :3, :4] = torch.arange(-6, 6, dtype=torch.float32).reshape(3, 4)
+    sample = SegDataSample(metainfo=dict(ori_shape=(3, 4), flip=True, flip_direction='diagonal',
+                                         img_padding_size=(0, 2, 0, 2)))
+    refiner.postprocess_result(logits, [sample])
+    assert torch.equal(sample.seg_logits.data[0], logits[0, 0, :3, :4].sigmoid().flip((0, 1)))
+    assert sample.metainfo['flip_direction'] == 'diagonal'
+
+
+def test_postprocess_result_rejects_an_unknown_flip_direction(refiner):
     sample = SegDataSample(metainfo=dict(ori_shape=(2, 2), flip=True, flip_direction='up'))
     with pytest.raises(ValueError, match="flip_direction 'up'"):
-        Refiner.set_prediction(sample, torch.zeros(2, 2), 0.5)
+        refiner.postprocess_result(torch.zeros(1, 1, 2, 2), [sample])
 
 
 def test_residual_refiner_defaults_to_the_seed_schedule():

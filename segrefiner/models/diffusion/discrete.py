@@ -5,8 +5,13 @@ the coarse mask). ``alphas_cumprod[t]`` is the probability that a pixel is still
 index ``t``; with the released schedule ``linspace(0.8, 0, 6)`` the last index is exactly the
 coarse mask, so the reverse process starts from the given coarse mask
 (``docs/segrefiner.md``, 'Discrete diffusion').
+
+The vocabulary is the one every schedule of ``segrefiner.models.diffusion`` speaks:
+:meth:`~DiscreteDiffusion.sample_timesteps` and :meth:`~DiscreteDiffusion.corrupt` for
+training, :meth:`~DiscreteDiffusion.timesteps`, :meth:`~DiscreteDiffusion.step` and
+:meth:`~DiscreteDiffusion.sample_loop` for inference.
 """
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 from mmseg.registry import MODELS
@@ -26,6 +31,8 @@ class DiscreteDiffusion(nn.Module):
         >>> diffusion = DiscreteDiffusion()
         >>> diffusion.alphas_cumprod
         tensor([0.8000, 0.6400, 0.4800, 0.3200, 0.1600, 0.0000], dtype=torch.float64)
+        >>> diffusion.timesteps(6)
+        [5, 4, 3, 2, 1, 0]
     """
 
     def __init__(self, num_timesteps: int = 6, start: float = 0.8, stop: float = 0.0) -> None:
@@ -38,47 +45,61 @@ class DiscreteDiffusion(nn.Module):
         self.register_buffer('alphas_cumprod', alphas_cumprod, persistent=False)
         self.register_buffer('alphas_cumprod_prev', alphas_cumprod_prev, persistent=False)
 
+    # ----------------------------------------------------------------- training
     def sample_timesteps(self, batch_size: int, device: torch.device,
                          generator: Optional[torch.Generator] = None) -> Tensor:
         """Uniform step indices, one per sample: (B,) int64 in [0, T)."""
         return torch.randint(0, self.num_timesteps, (batch_size, ), generator=generator,
                              device=device)
 
-    def q_sample(self, fine: Tensor, coarse: Tensor, t: Tensor,
-                 generator: Optional[torch.Generator] = None) -> Tensor:
-        """Sample m_t ~ q(m_t | fine, coarse) in closed form.
+    def corrupt(self, x0: Tensor, t: Tensor, target: Tensor,
+                generator: Optional[torch.Generator] = None) -> Tensor:
+        """Sample m_t ~ q(m_t | x0, target) in closed form.
 
-        Each pixel is independently fine with probability ᾱ_t (then it takes the fine value),
-        otherwise it takes the coarse value.
+        Each pixel is independently fine with probability ᾱ_t (then it takes the value of
+        ``x0``), otherwise it takes the value of ``target``, the coarse mask.
 
         Args:
-            fine (Tensor): (B, 1, H, W) float 0/1 fine (GT) mask.
-            coarse (Tensor): (B, 1, H, W) float 0/1 coarse mask.
+            x0 (Tensor): (B, 1, H, W) float 0/1 fine (GT) mask.
             t (Tensor): (B,) int64 step indices.
+            target (Tensor): (B, 1, H, W) float 0/1 coarse mask, where the chain ends.
             generator (torch.Generator, optional): source of the uniform draws.
 
         Returns:
             Tensor: (B, 1, H, W) float 0/1 mixed mask.
         """
-        alpha = self.alphas_cumprod.to(fine.dtype)[t].view(-1, 1, 1, 1)
-        u = torch.rand(fine.shape, generator=generator, device=fine.device, dtype=fine.dtype)
-        return torch.where(u < alpha, fine, coarse)
+        alpha = self.alphas_cumprod.to(x0.dtype)[t].view(-1, 1, 1, 1)
+        u = torch.rand(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        return torch.where(u < alpha, x0, target)
 
-    def p_sample(self, logits: Tensor, coarse: Tensor, fine_probs: Tensor, index: int,
-                 is_last: bool, generator: Optional[torch.Generator] = None
-                 ) -> Tuple[Tensor, Tensor, Tensor]:
+    # ----------------------------------------------------------------- inference
+    def timesteps(self, num_steps: int) -> List[int]:
+        """The first ``num_steps`` indices of the full descending chain, e.g. 6 → [5, ..., 0].
+
+        With fewer steps the run stops early and returns the prediction at index
+        T − ``num_steps``, as SegRefiner's ``--step`` does.
+        """
+        if not 1 <= num_steps <= self.num_timesteps:
+            raise ValueError(f'steps must lie in [1, {self.num_timesteps}], got {num_steps}')
+        return list(range(self.num_timesteps - 1, -1, -1))[:num_steps]
+
+    def step(self, model_output: Tensor, t: int, coarse: Tensor, fine_probs: Tensor,
+             is_last: bool = False, generator: Optional[torch.Generator] = None
+             ) -> Tuple[Tensor, Tensor, Tensor]:
         """One reverse update (``docs/segrefiner.md``, 'Reverse update').
 
         The confidence ``c = 2|σ(logits) − 0.5|`` modulates the per-step coarse→fine
-        probability ``p = c (ᾱ_{i−1} − ᾱ_i) / (1 − c ᾱ_i)``; the cumulative fine probability
+        probability ``p = c (ᾱ_{t−1} − ᾱ_t) / (1 − c ᾱ_t)``; the cumulative fine probability
         becomes ``F + (1 − F) p``. Except at the last step, pixels drawn fine (u < F) take the
-        current hard prediction and all others fall back to the coarse mask.
+        current hard prediction and all others fall back to the coarse mask. The update does
+        not read the current state: an undrawn pixel returns to the coarse mask, not to x_t
+        (the paper's Algorithm 2), so unlike the Gaussian step there is no ``x_t`` argument.
 
         Args:
-            logits (Tensor): (B, 1, H, W) denoiser output at step ``index``.
+            model_output (Tensor): (B, 1, H, W) denoiser logits at step ``t``.
+            t (int): the step index.
             coarse (Tensor): (B, 1, H, W) float 0/1 coarse mask.
             fine_probs (Tensor): (B, 1, H, W) cumulative fine probability F before the step.
-            index (int): the step index i.
             is_last (bool): whether this is the final step.
             generator (torch.Generator, optional): source of the uniform draws.
 
@@ -86,35 +107,36 @@ class DiscreteDiffusion(nn.Module):
             tuple[Tensor, Tensor, Tensor]: the next mask (B, 1, H, W) (``σ(logits)`` at the last
             step, else float 0/1), the updated F, and ``σ(logits)``.
         """
-        probs = logits.float().sigmoid()
+        probs = model_output.float().sigmoid()
         confidence = 2 * (probs - 0.5).abs()
-        alpha = float(self.alphas_cumprod[index])
-        alpha_prev = float(self.alphas_cumprod_prev[index])
+        alpha = float(self.alphas_cumprod[t])
+        alpha_prev = float(self.alphas_cumprod_prev[t])
         step_probs = confidence * (alpha_prev - alpha) / (1 - confidence * alpha)
         fine_probs = fine_probs + (1 - fine_probs) * step_probs
         if is_last:
             return probs, fine_probs, probs
         u = torch.rand(probs.shape, generator=generator, device=probs.device)
         fine_map = u < fine_probs
-        x_next = torch.where(fine_map, (logits >= 0).to(probs.dtype), coarse.to(probs.dtype))
+        x_next = torch.where(fine_map, (model_output >= 0).to(probs.dtype),
+                             coarse.to(probs.dtype))
         return x_next, fine_probs, probs
 
     @torch.no_grad()
-    def p_sample_loop(self,
-                      denoise_fn: Callable[[Tensor, Tensor], Tensor],
-                      img: Tensor,
-                      coarse: Tensor,
-                      indices: Optional[Sequence[int]] = None,
-                      fine_probs: Optional[Tensor] = None,
-                      generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+    def sample_loop(self,
+                    denoise_fn: Callable[[Tensor, Tensor], Tensor],
+                    img: Tensor,
+                    coarse: Tensor,
+                    timesteps: Optional[Sequence[int]] = None,
+                    fine_probs: Optional[Tensor] = None,
+                    generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
         """Run the reverse process from the coarse mask (sampling: no gradients are kept).
 
         Args:
             denoise_fn (Callable): ``(x (B, C+1, H, W), t (B,)) -> logits (B, 1, H, W)``.
             img (Tensor): (B, C, H, W) normalised image.
             coarse (Tensor): (B, 1, H, W) float 0/1 coarse mask; the starting state.
-            indices (Sequence[int], optional): descending step indices; default all,
-                ``[T-1, ..., 0]``.
+            timesteps (Sequence[int], optional): descending step indices; default all,
+                ``[T-1, ..., 0]`` (:meth:`timesteps`).
             fine_probs (Tensor, optional): (B, 1, H, W) initial F; zeros by default.
             generator (torch.Generator, optional): source of the uniform draws.
 
@@ -122,30 +144,21 @@ class DiscreteDiffusion(nn.Module):
             tuple[Tensor, Tensor]: the foreground probability ``σ(logits)`` of the last step
             (B, 1, H, W) and the cumulative fine probability F (B, 1, H, W).
         """
-        if indices is None:
-            indices = range(self.num_timesteps - 1, -1, -1)
-        indices = list(indices)
-        if not indices:
-            raise ValueError('p_sample_loop needs at least one step index')
-        if any(not 0 <= i < self.num_timesteps for i in indices):
-            raise ValueError(f'step indices must lie in [0, {self.num_timesteps}), got {indices}')
+        if timesteps is None:
+            timesteps = range(self.num_timesteps - 1, -1, -1)
+        timesteps = list(timesteps)
+        if not timesteps:
+            raise ValueError('sample_loop needs at least one step index')
+        if any(not 0 <= i < self.num_timesteps for i in timesteps):
+            raise ValueError(f'step indices must lie in [0, {self.num_timesteps}), got '
+                             f'{timesteps}')
         coarse = coarse.float()
         x = coarse
         if fine_probs is None:
             fine_probs = torch.zeros_like(coarse)
-        for n, index in enumerate(indices):
+        for n, index in enumerate(timesteps):
             t = torch.full((img.shape[0], ), index, dtype=torch.long, device=img.device)
             logits = denoise_fn(torch.cat([img, x.to(img.dtype)], dim=1), t)
-            x, fine_probs, probs = self.p_sample(logits, coarse, fine_probs, index,
-                                                 n == len(indices) - 1, generator)
+            x, fine_probs, probs = self.step(logits, index, coarse, fine_probs,
+                                             n == len(timesteps) - 1, generator)
         return probs, fine_probs
-
-    def step_indices(self, steps: int) -> list:
-        """The first ``steps`` indices of the full descending chain, e.g. 6 → [5, ..., 0].
-
-        With fewer steps the run stops early and returns the prediction at index T − steps,
-        as SegRefiner's ``--step`` does.
-        """
-        if not 1 <= steps <= self.num_timesteps:
-            raise ValueError(f'steps must lie in [1, {self.num_timesteps}], got {steps}')
-        return list(range(self.num_timesteps - 1, -1, -1))[:steps]

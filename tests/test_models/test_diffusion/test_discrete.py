@@ -1,8 +1,9 @@
-"""DiscreteDiffusion: schedule, training corruption, the exact reverse update."""
+"""DiscreteDiffusion: schedule, training corruption (``corrupt``), the exact reverse update
+(``step``, ``sample_loop``)."""
 import pytest
 import torch
 
-from segrefiner.models import DiscreteDiffusion
+from segrefiner.models.diffusion import DiscreteDiffusion
 
 
 def test_schedule_values():
@@ -13,13 +14,13 @@ def test_schedule_values():
                                torch.tensor([1.0, 0.8, 0.64, 0.48, 0.32, 0.16],
                                             dtype=torch.float64))
     assert diffusion.state_dict() == {}  # schedule buffers are not checkpoint state
-    assert diffusion.step_indices(6) == [5, 4, 3, 2, 1, 0]
-    assert diffusion.step_indices(2) == [5, 4]
+    assert diffusion.timesteps(6) == [5, 4, 3, 2, 1, 0]
+    assert diffusion.timesteps(2) == [5, 4]
     with pytest.raises(ValueError, match='steps'):
-        diffusion.step_indices(7)
+        diffusion.timesteps(7)
 
 
-def test_q_sample_statistics():
+def test_corrupt_statistics():
     diffusion = DiscreteDiffusion()
     fine = torch.zeros(6, 1, 200, 200)
     fine[:, :, :, :100] = 1
@@ -27,7 +28,7 @@ def test_q_sample_statistics():
     coarse[:, :, :100] = 1  # differs from fine in two quadrants
     t = torch.arange(6)
     gen = torch.Generator().manual_seed(0)
-    mixed = diffusion.q_sample(fine, coarse, t, generator=gen)
+    mixed = diffusion.corrupt(fine, t, coarse, generator=gen)
     same = fine == coarse
     # pixels where fine and coarse agree never change
     assert torch.equal(mixed[same], fine[same])
@@ -38,7 +39,7 @@ def test_q_sample_statistics():
     # the last index is exactly the coarse mask
     torch.testing.assert_close(mixed[5], coarse[5])
     # reproducible with a generator
-    again = diffusion.q_sample(fine, coarse, t, generator=torch.Generator().manual_seed(0))
+    again = diffusion.corrupt(fine, t, coarse, generator=torch.Generator().manual_seed(0))
     assert torch.equal(mixed, again)
 
 
@@ -50,7 +51,7 @@ def test_timesteps_uniform():
     assert torch.all((counts - 1 / 6).abs() < 0.01)
 
 
-def test_p_sample_hand_computed():
+def test_step_hand_computed():
     """One update at index 3 with values worked out by hand."""
     diffusion = DiscreteDiffusion()
     # σ(logits) = 0.9, 0.5, 0.2, 0.999 → confidence 0.8, 0, 0.6, 0.998
@@ -65,14 +66,14 @@ def test_p_sample_hand_computed():
     assert expected_f[0].item() == pytest.approx(0.128 / 0.744, abs=1e-6)
     gen = torch.Generator().manual_seed(3)
     u = torch.rand((1, 1, 2, 2), generator=torch.Generator().manual_seed(3)).flatten()
-    x_next, f_new, out_probs = diffusion.p_sample(logits, coarse, fine_probs, 3, False, gen)
+    x_next, f_new, out_probs = diffusion.step(logits, 3, coarse, fine_probs, False, gen)
     torch.testing.assert_close(f_new.flatten(), expected_f)
     hard = torch.tensor([1., 1., 0., 1.])  # logits >= 0 (σ=0.5 → logit 0 → 1)
     expected_x = torch.where(u < expected_f, hard, coarse.flatten())
     torch.testing.assert_close(x_next.flatten(), expected_x)
     torch.testing.assert_close(out_probs.flatten(), probs, atol=1e-6, rtol=0)
     # the last step returns the probabilities themselves
-    x_last, _, _ = diffusion.p_sample(logits, coarse, fine_probs, 0, True, gen)
+    x_last, _, _ = diffusion.step(logits, 0, coarse, fine_probs, True, gen)
     torch.testing.assert_close(x_last.flatten(), probs, atol=1e-6, rtol=0)
 
 
@@ -84,7 +85,7 @@ def test_unselected_pixels_fall_back_to_coarse():
     # at index 5 with c≈1: F = 0.16; pixels with u >= F keep the coarse value 0
     gen = torch.Generator().manual_seed(0)
     u = torch.rand((1, 1, 8, 8), generator=torch.Generator().manual_seed(0))
-    x_next, f_new, _ = diffusion.p_sample(logits, coarse, zero_f, 5, False, gen)
+    x_next, f_new, _ = diffusion.step(logits, 5, coarse, zero_f, False, gen)
     assert torch.equal(x_next, (u < f_new).float())
     assert f_new.mean().item() == pytest.approx(0.16, abs=1e-3)
 
@@ -108,11 +109,11 @@ def test_loop_follows_the_design_table(prob, finals):
     img, coarse = torch.zeros(2, 3, 4, 4), torch.zeros(2, 1, 4, 4)
     f = None
     for n, index in enumerate(range(5, -1, -1)):
-        _, f = diffusion.p_sample_loop(denoise, img, coarse, [index], fine_probs=f)
+        _, f = diffusion.sample_loop(denoise, img, coarse, [index], fine_probs=f)
         seen_f.append(f[0, 0, 0, 0].item())
     assert seen_t == [5, 4, 3, 2, 1, 0]
     assert seen_f == pytest.approx(finals, abs=2e-4)
-    probs, f_all = diffusion.p_sample_loop(denoise, img, coarse)
+    probs, f_all = diffusion.sample_loop(denoise, img, coarse)
     assert f_all[0, 0, 0, 0].item() == pytest.approx(finals[-1], abs=2e-4)
     assert probs[0, 0, 0, 0].item() == pytest.approx(prob, abs=1e-6)
 
@@ -120,5 +121,10 @@ def test_loop_follows_the_design_table(prob, finals):
 def test_loop_rejects_bad_indices():
     diffusion = DiscreteDiffusion()
     with pytest.raises(ValueError, match='step indices'):
-        diffusion.p_sample_loop(lambda x, t: x[:, :1], torch.zeros(1, 3, 4, 4),
-                                torch.zeros(1, 1, 4, 4), [6])
+        diffusion.sample_loop(lambda x, t: x[:, :1], torch.zeros(1, 3, 4, 4),
+                              torch.zeros(1, 1, 4, 4), [6])
+
+
+def test_exported_by_the_models_package():
+    import segrefiner.models
+    assert segrefiner.models.DiscreteDiffusion is DiscreteDiffusion
