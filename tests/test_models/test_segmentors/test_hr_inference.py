@@ -78,7 +78,7 @@ def test_hr_refine_600x900_with_tiny_network():
     assert result.pred_sem_seg.shape == (600, 900)
     prob = result.seg_logits.data
     assert prob.shape == (1, 600, 900) and 0 <= prob.min() and prob.max() <= 1
-    assert torch.equal(result.pred_sem_seg.data, (prob >= 0.5).long())
+    assert torch.equal(result.pred_sem_seg.data, (prob > 0.5).long())  # mmseg's rule
     # 5 global forwards on one 32² view, then at most 3 native 32² patches in one batch
     assert calls[:5] == [torch.Size([1, 4, SIZE, SIZE])] * 5
     assert len(calls) <= 6 and all(s[1:] == (4, SIZE, SIZE) and s[0] <= 3 for s in calls[5:])
