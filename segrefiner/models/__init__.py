@@ -3,8 +3,7 @@ from .data_preprocessor import RefineDataPreProcessor
 from .decode_heads.discrete_diffusion_head import DiscreteDiffusionHead
 from .denoisers.denoise_unet import DenoiseUNet
 from .denoisers.residual_unet import ResidualUNet
-from .diffusion import DiscreteDiffusion
-from .gaussian_diffusion import GaussianDiffusion
+from .diffusion import DiscreteDiffusion, GaussianDiffusion
 from .losses.texture_l1_loss import TextureL1Loss
 from .segmentors.refiner import Refiner
 from .segmentors.residual_refiner import ResidualRefiner

@@ -1,16 +1,22 @@
 """``ResidualRefiner``: a light diffusion refiner on top of a frozen semantic segmentor."""
+import logging
 import os.path as osp
-from typing import Dict, List, Optional, Tuple
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmengine.config import ConfigDict
-from mmengine.runner import load_checkpoint
+from mmengine.logging import print_log
+from mmengine.runner.checkpoint import CheckpointLoader
 from mmseg.models.losses import accuracy
 from mmseg.models.segmentors.base import BaseSegmentor
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor, nn
+
+from segrefiner.utils.checkpoint import (CheckpointGuard, check_state_dict_fits,
+                                         load_checkpoint_file, state_dict_of)
 
 #: Ablation modes → which inputs the correction network sees: (image, probabilities, logits).
 MODES: Dict[str, Tuple[bool, bool, bool]] = {
@@ -23,6 +29,41 @@ MODES: Dict[str, Tuple[bool, bool, bool]] = {
 DEFAULT_TEST_CFG = dict(num_steps=5, t_level=150)
 #: Channels of the (normalised RGB) image input.
 IMAGE_CHANNELS = 3
+#: The refiner's conventions for :class:`GaussianDiffusion`, filled in where ``diffusion`` does
+#: not set them: cosine ᾱ over the levels 0..T (0 clean, T pure noise), the network's x̂0
+#: (``2 softmax(L + Δ) - 1``) used as is, levels ``round(linspace(t_level, 0, K + 1))[:-1]``.
+DIFFUSION_DEFAULTS = dict(beta_schedule='cosine', timestep_convention='levels',
+                          prediction_type='x0', clip_sample=False, timestep_spacing='trailing')
+
+
+@contextmanager
+def _checked_local_loading(model: nn.Module, checkpoint: str) -> Iterator[None]:
+    """mmengine's local checkpoint loading through segrefiner's safe loader, for the duration.
+
+    ``init_cfg`` ``Pretrained`` loads non-strictly through mmengine's ``CheckpointLoader``;
+    inside this context local files are read by :func:`load_checkpoint_file` (the trust of an
+    active :class:`CheckpointGuard`, else none) and ``checkpoint`` must fit ``model`` exactly
+    (:func:`check_state_dict_fits`), so a wrong file fails instead of leaving weights random.
+    """
+    previous = CheckpointLoader._schemes.get('')
+    guard = getattr(previous, '__self__', None)
+    trust = guard.trust if isinstance(guard, CheckpointGuard) else False
+    target = osp.abspath(osp.expanduser(checkpoint))
+
+    def load_from_safe_local(filename: str, map_location: Any = None) -> Any:
+        loaded = load_checkpoint_file(filename, map_location=map_location, trust=trust)
+        if osp.abspath(osp.expanduser(filename)) == target:
+            check_state_dict_fits(model, state_dict_of(loaded, filename), filename)
+        return loaded
+
+    CheckpointLoader.register_scheme(prefixes='', loader=load_from_safe_local, force=True)
+    try:
+        yield
+    finally:
+        if previous is None:
+            CheckpointLoader._schemes.pop('', None)
+        else:
+            CheckpointLoader.register_scheme(prefixes='', loader=previous, force=True)
 
 
 @MODELS.register_module()
@@ -32,14 +73,15 @@ class ResidualRefiner(BaseSegmentor):
     **Baseline.** ``baseline`` is the config of an ordinary mmseg segmentor (e.g. the
     ``EncoderDecoder`` UNet + FCNHead of ``configs/unet/``) with C >= 2 output channels. It is
     built inside the refiner, frozen (no gradients, always in eval mode) and run on the same
-    normalised inputs; its weights come from ``baseline_checkpoint`` (a checkpoint written by
-    ``tools/train.py`` for that config) when the Runner initialises the model for training,
-    and are saved in the refiner's own checkpoints, so testing needs the refiner checkpoint
-    only. Without ``data_preprocessor`` the baseline's is used.
+    normalised inputs; its weights come from its ``init_cfg=dict(type='Pretrained',
+    checkpoint=...)`` (a checkpoint written by ``tools/train.py`` for that config) when the
+    Runner initialises the model for training, read by segrefiner's safe loader and checked to
+    fit the baseline exactly; they are saved in the refiner's own checkpoints, so testing needs
+    the refiner checkpoint only. Without ``data_preprocessor`` the baseline's is used.
 
     **State and inputs.** Let ``L`` be the baseline's logits (B, C, H, W) at input resolution
     and ``x0 = 2 softmax(L) - 1``. :class:`GaussianDiffusion` noises ``x0`` to level t
-    (``0..T``, T = 300 by default). The correction network (:class:`ResidualUNet`) sees, by
+    (``0..T``, T = 300 by default; the refiner's conventions are :data:`DIFFUSION_DEFAULTS`). The correction network (:class:`ResidualUNet`) sees, by
     ``mode``:
 
     ==============  =======================================================================
@@ -57,22 +99,26 @@ class ResidualRefiner(BaseSegmentor):
     (``loss_decode``) between ``L + Δ`` and the GT, pixels at ``ignore_index`` excluded.
 
     **Inference** (:meth:`predict`): ``x0`` is noised to ``test_cfg.t_level`` and
-    ``test_cfg.num_steps`` network evaluations follow at the levels
-    :meth:`GaussianDiffusion.step_levels` gives; between steps the predicted probabilities
-    ``softmax(L + Δ)`` replace ``x0`` in a deterministic DDIM update. The last step's ``L + Δ``
-    is the output, post-processed like mmseg's segmentors (padding removed, flips undone,
-    resized to ``ori_shape``, argmax).
+    :meth:`GaussianDiffusion.sample_loop` runs ``test_cfg.num_steps`` network evaluations at the
+    levels ``GaussianDiffusion.timesteps(num_steps, start=t_level)`` gives; between steps the
+    predicted probabilities ``2 softmax(L + Δ) - 1`` are x̂0 of a deterministic DDIM update
+    (η = 0). The last step's ``L + Δ`` is the output, post-processed like mmseg's segmentors
+    (padding removed, flips undone, resized to ``ori_shape``, argmax).
 
     Args:
-        baseline (dict): config of the frozen segmentor.
+        baseline (dict): config of the frozen segmentor, with
+            ``init_cfg=dict(type='Pretrained', checkpoint=PATH)`` to load its weights in
+            :meth:`init_weights` (without it the baseline keeps its initialisation).
         denoiser (dict): config of the correction network; ``in_channels`` and
             ``out_channels`` are set from ``mode`` and the baseline's classes.
-        diffusion (dict): config of the noise schedule. Defaults to
+        diffusion (dict): config of the noise schedule, completed by
+            :data:`DIFFUSION_DEFAULTS`; its ``prediction_type`` must be ``'x0'``. Defaults to
             ``dict(type='GaussianDiffusion', num_timesteps=300)``.
         mode (str): ``'full'``, ``'no_image'``, ``'no_logits'`` or ``'no_probs'``.
             Defaults to 'full'.
-        baseline_checkpoint (str, optional): checkpoint of the baseline, loaded by
-            :meth:`init_weights`. Defaults to None (the baseline keeps its initialisation).
+        baseline_checkpoint (str, optional): deprecated spelling of the baseline's
+            ``init_cfg`` ``Pretrained`` checkpoint (configs written before it, e.g. the
+            configs dumped into earlier work directories). Defaults to None.
         loss_decode (dict): mmseg loss config. Defaults to ``CrossEntropyLoss`` averaged over
             the non-ignored pixels.
         ignore_index (int): GT label excluded from the loss. Defaults to 255.
@@ -83,8 +129,9 @@ class ResidualRefiner(BaseSegmentor):
         init_cfg (dict, optional): mmengine init config.
 
     Examples:
-        >>> model = dict(type='ResidualRefiner', baseline=unet_fcn_model_cfg,
-        ...              baseline_checkpoint='work_dirs/unet/iter_40000.pth',
+        >>> model = dict(type='ResidualRefiner',
+        ...              baseline=dict(unet_fcn_model_cfg, init_cfg=dict(
+        ...                  type='Pretrained', checkpoint='work_dirs/unet/iter_40000.pth')),
         ...              denoiser=dict(type='ResidualUNet', model_channels=32),
         ...              mode='full', test_cfg=dict(num_steps=5, t_level=150))
     """
@@ -105,6 +152,17 @@ class ResidualRefiner(BaseSegmentor):
         if mode not in MODES:
             raise ValueError(f'mode must be one of {sorted(MODES)}, got {mode!r}')
         baseline = ConfigDict(baseline)
+        if baseline_checkpoint is not None:
+            pretrained = dict(type='Pretrained', checkpoint=baseline_checkpoint)
+            if baseline.get('init_cfg') not in (None, pretrained):
+                raise ValueError(
+                    f'baseline_checkpoint={baseline_checkpoint!r} and baseline.init_cfg='
+                    f'{baseline.init_cfg} both set the baseline\'s weights: keep one (e.g. '
+                    f'--cfg-options model.baseline.init_cfg.checkpoint=PATH)')
+            print_log('ResidualRefiner: baseline_checkpoint is deprecated, write '
+                      "baseline=dict(..., init_cfg=dict(type='Pretrained', checkpoint=...))",
+                      logger='current', level=logging.WARNING)
+            baseline.init_cfg = pretrained
         if data_preprocessor is None:
             data_preprocessor = baseline.get('data_preprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
@@ -114,7 +172,6 @@ class ResidualRefiner(BaseSegmentor):
             raise ValueError('the baseline must output one logit per class (>= 2 channels), '
                              f'got {self.num_classes}')
         self.align_corners = self.baseline.align_corners
-        self.baseline_checkpoint = baseline_checkpoint
         self.baseline.requires_grad_(False)
         self.baseline.eval()
 
@@ -122,7 +179,11 @@ class ResidualRefiner(BaseSegmentor):
         self.use_image, self.use_probs, self.use_logits = MODES[mode]
         in_channels = (IMAGE_CHANNELS * self.use_image +
                        self.num_classes * (self.use_probs + self.use_logits))
-        self.diffusion = MODELS.build(diffusion)
+        self.diffusion = MODELS.build({**DIFFUSION_DEFAULTS, **diffusion})
+        if self.diffusion.prediction_type != 'x0':
+            raise ValueError('the ResidualRefiner predicts x0 (2 softmax(L + Δ) - 1): its '
+                             "diffusion needs prediction_type='x0', got "
+                             f'{self.diffusion.prediction_type!r}')
         self.denoiser = MODELS.build(
             dict(denoiser, in_channels=in_channels, out_channels=self.num_classes))
         self.loss_decode = MODELS.build(loss_decode)
@@ -142,18 +203,39 @@ class ResidualRefiner(BaseSegmentor):
             raise ValueError(f'unknown test_cfg keys {unknown}: ResidualRefiner takes '
                              f'{sorted(DEFAULT_TEST_CFG)} (e.g. --cfg-options '
                              f'model.test_cfg.num_steps=10)')
-        self.diffusion.step_levels(cfg.t_level, cfg.num_steps)  # validates both
+        top = self.diffusion.max_timestep
+        if not 0 <= cfg.t_level <= top:
+            raise ValueError(f't_level must be in [0, {top}], got {cfg.t_level}')
+        self.diffusion.timesteps(cfg.num_steps, start=cfg.t_level)  # validates num_steps
         return cfg
 
+    @property
+    def baseline_checkpoint(self) -> Optional[str]:
+        """The checkpoint of the baseline's ``init_cfg`` ``Pretrained``, or None."""
+        init_cfg = self.baseline.init_cfg
+        cfgs = [init_cfg] if isinstance(init_cfg, dict) else list(init_cfg or [])
+        return next((c['checkpoint'] for c in cfgs if c.get('type') == 'Pretrained'), None)
+
     def init_weights(self) -> None:
-        """Initialise the refiner, then load ``baseline_checkpoint`` into the baseline."""
-        super().init_weights()
-        if self.baseline_checkpoint is not None:
-            if not osp.isfile(self.baseline_checkpoint):
-                raise FileNotFoundError(
-                    f'baseline checkpoint not found: {self.baseline_checkpoint}')
-            load_checkpoint(self.baseline, self.baseline_checkpoint, map_location='cpu',
-                            strict=True, logger='current')
+        """Initialise the refiner; the baseline's ``init_cfg`` ``Pretrained`` loads its
+        checkpoint (mmengine's ``PretrainedInit``), read by segrefiner's safe loader with the
+        trust of the tools' :class:`CheckpointGuard` if one is active, and refused unless it
+        fits the baseline exactly (:class:`CheckpointMismatchError`).
+
+        Raises:
+            FileNotFoundError: the baseline checkpoint does not exist.
+        """
+        checkpoint = self.baseline_checkpoint
+        if checkpoint is None:
+            super().init_weights()
+            return
+        if '://' not in checkpoint and not osp.isfile(osp.expanduser(checkpoint)):
+            raise FileNotFoundError(
+                f'baseline checkpoint not found: {checkpoint} (model.baseline.init_cfg.'
+                f'checkpoint; train the baseline with tools/train.py first, or point it at '
+                f'its checkpoint)')
+        with _checked_local_loading(self.baseline, checkpoint):
+            super().init_weights()
 
     def train(self, mode: bool = True) -> nn.Module:
         """Set the train/eval mode; the baseline always stays in eval mode (frozen BN)."""
@@ -214,6 +296,10 @@ class ResidualRefiner(BaseSegmentor):
                generator: Optional[torch.Generator] = None) -> Tensor:
         """The reverse process from ``t_level`` in ``num_steps`` evaluations.
 
+        The baseline's state is noised to the first level (:meth:`GaussianDiffusion.corrupt`)
+        and :meth:`GaussianDiffusion.sample_loop` runs the steps with :meth:`denoise`, whose
+        ``2 softmax(L + Δ) - 1`` is x̂0; the last evaluation's ``L + Δ`` is returned.
+
         Args:
             inputs (Tensor): (B, 3, H, W) normalised images.
             num_steps (int): network evaluations.
@@ -223,20 +309,20 @@ class ResidualRefiner(BaseSegmentor):
         Returns:
             Tensor: (B, C, H, W) refined logits at input resolution.
         """
-        levels = self.diffusion.step_levels(t_level, num_steps)
+        levels = self.diffusion.timesteps(num_steps, start=t_level)
         logits = self.baseline_logits(inputs)
         x0 = self.probs_to_state(logits)
         noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-        batch = inputs.shape[0]
-        state = self.diffusion.q_sample(x0, x0.new_full((batch, ), levels[0], dtype=torch.long),
-                                        noise)
-        for i, level in enumerate(levels):
-            t = x0.new_full((batch, ), level, dtype=torch.long)
-            refined = self.denoise(inputs, state, logits, t)
-            if i + 1 < len(levels):
-                state = self.diffusion.ddim_step(state, self.probs_to_state(refined), level,
-                                                 levels[i + 1])
-        return refined
+        state = self.diffusion.corrupt(
+            x0, x0.new_full((inputs.shape[0], ), levels[0], dtype=torch.long), noise)
+        refined: List[Tensor] = []
+
+        def denoise_fn(x_t: Tensor, t: Tensor) -> Tensor:
+            refined[:] = [self.denoise(inputs, x_t, logits, t)]
+            return self.probs_to_state(refined[0])
+
+        self.diffusion.sample_loop(denoise_fn, state, levels, generator=generator)
+        return refined[0]
 
     # ----------------------------------------------------------------- mmseg interface
     def extract_feat(self, inputs: Tensor) -> Tensor:
@@ -264,7 +350,7 @@ class ResidualRefiner(BaseSegmentor):
         logits = self.baseline_logits(inputs)
         x0 = self.probs_to_state(logits)
         t = self.diffusion.sample_timesteps(inputs.shape[0], inputs.device)
-        state = self.diffusion.q_sample(x0, t, torch.randn_like(x0))
+        state = self.diffusion.corrupt(x0, t, torch.randn_like(x0))
         refined = self.denoise(inputs, state, logits, t)
         loss = self.loss_decode(refined, gt, ignore_index=self.ignore_index)
         return {
