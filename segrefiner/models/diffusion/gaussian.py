@@ -136,6 +136,10 @@ class GaussianDiffusion(nn.Module):
             ddpm_betas = linear_betas(num_timesteps)
         else:
             ddpm_betas = cosine_betas(num_timesteps, cosine_offset, max_beta)
+        if not ((ddpm_betas > 0).all() and (ddpm_betas <= 1).all()):
+            raise ValueError(f'the {beta_schedule} schedule with num_timesteps={num_timesteps} '
+                             f'has betas outside (0, 1] (max {ddpm_betas.max():.3g}); the '
+                             f'linear one needs num_timesteps >= 20')
         if timestep_convention == 'ddpm':
             betas = torch.from_numpy(ddpm_betas)
             alphas_cumprod = torch.from_numpy(np.cumprod(1.0 - ddpm_betas, axis=0))
