@@ -1,24 +1,18 @@
 # ResidualRefiner on the UNet baseline's output, COCO-Humans.
 # Train the baseline first (configs/unet/unet-s5-d16_fcn_4xb4-40k_coco-humans-256x256.py); the
-# refiner loads it from `baseline_checkpoint`, keeps it frozen and stores it in its own
-# checkpoints. Ablations: the *-no-image / -no-logits / -no-probs variants (model.mode).
+# refiner loads it from `baseline_checkpoint` (the baseline's init_cfg), keeps it frozen and
+# stores it in its own checkpoints. Ablations: the *-no-image / -no-logits / -no-probs variants.
 #   python tools/train.py configs/residual_refiner/residual-refiner_unet-s5-d16-fcn_4xb4-20k_coco-humans-256x256.py
-_base_ = ['../unet/unet-s5-d16_fcn_4xb4-40k_coco-humans-256x256.py']
+_base_ = [
+    '../unet/unet-s5-d16_fcn_4xb4-40k_coco-humans-256x256.py', '../_base_/models/residual_refiner.py'
+]
 baseline_checkpoint = 'work_dirs/unet-s5-d16_fcn_4xb4-40k_coco-humans-256x256/iter_40000.pth'
 # the refiner normalises and pads its inputs exactly as the baseline was trained
-data_preprocessor = {{_base_.model.data_preprocessor}}
-max_iters = 20000
+data_preprocessor = _base_.model.data_preprocessor
 model = dict(
-    _delete_=True,
-    type='ResidualRefiner',
-    data_preprocessor=data_preprocessor,
-    baseline={{_base_.model}},
-    baseline_checkpoint=baseline_checkpoint,
-    denoiser=dict(type='ResidualUNet', model_channels=32, num_res_blocks=1,
-                  channel_mult=(1, 2, 2, 4), attention_strides=(), norm_groups=8),
-    diffusion=dict(type='GaussianDiffusion', num_timesteps=300),
-    mode='full',
-    test_cfg=dict(num_steps=5, t_level=150))
+    _base_.residual_refiner, _delete_=True, data_preprocessor=data_preprocessor,
+    baseline=dict(_base_.model, init_cfg=dict(type='Pretrained', checkpoint=baseline_checkpoint)))
+max_iters = 20000
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',

@@ -63,9 +63,12 @@ def test_refiner_wraps_its_datasets_unet(path):
     assert cfg.model.mode == mode.replace('-', '_')
     unet = next(p for p in UNET if dataset_key(p) == dataset_key(path))
     unet_cfg = load(unet)
-    assert cfg.model.baseline.to_dict() == unet_cfg.model.to_dict()
+    baseline = cfg.model.baseline.to_dict()
+    init_cfg = baseline.pop('init_cfg')
+    assert baseline == unet_cfg.model.to_dict()
     assert cfg.model.data_preprocessor.to_dict() == unet_cfg.model.data_preprocessor.to_dict()
-    assert cfg.model.baseline_checkpoint.startswith(f'work_dirs/{unet.stem}/iter_')
+    assert init_cfg['type'] == 'Pretrained'
+    assert init_cfg['checkpoint'].startswith(f'work_dirs/{unet.stem}/iter_')
     assert cfg.model.diffusion.num_timesteps == 300
     assert cfg.test_dataloader.to_dict() == unet_cfg.test_dataloader.to_dict()
 
@@ -120,5 +123,5 @@ def test_tiny_configs_train_on_a_cpu_quickly():
     refiner = load(next(p for p in REFINERS if 'cpu' in p.name))
     assert unet.train_cfg.max_iters <= 1000 and refiner.train_cfg.max_iters <= 1000
     assert unet.model.backbone.norm_cfg.type == 'BN'  # no process group on a CPU
-    assert os.path.basename(refiner.model.baseline_checkpoint) == (
+    assert os.path.basename(refiner.model.baseline.init_cfg.checkpoint) == (
         f'iter_{unet.train_cfg.max_iters}.pth')

@@ -72,7 +72,7 @@ def trained_study(tmp_path_factory) -> dict:
                                progress=False)
     options = data_options(str(data))
     baseline = train(UNET_CONFIG, root / 'unet', 40, options)
-    options.append(f'model.baseline_checkpoint={baseline}')
+    options.append(f'model.baseline.init_cfg.checkpoint={baseline}')
     refiner = train(REFINER_CONFIG, root / 'refiner', 30, options)
     segrefiner_config = root / 'segrefiner_tiny.py'
     segrefiner_config.write_text(SEGREFINER_CONFIG.format(root=ROOT))
