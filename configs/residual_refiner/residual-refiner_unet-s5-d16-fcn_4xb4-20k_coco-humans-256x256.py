@@ -4,7 +4,8 @@
 # stores it in its own checkpoints. Ablations: the *-no-image / -no-logits / -no-probs variants.
 #   python tools/train.py configs/residual_refiner/residual-refiner_unet-s5-d16-fcn_4xb4-20k_coco-humans-256x256.py
 _base_ = [
-    '../unet/unet-s5-d16_fcn_4xb4-40k_coco-humans-256x256.py', '../_base_/models/residual_refiner.py'
+    '../unet/unet-s5-d16_fcn_4xb4-40k_coco-humans-256x256.py',
+    '../_base_/models/residual_refiner.py'
 ]
 baseline_checkpoint = 'work_dirs/unet-s5-d16_fcn_4xb4-40k_coco-humans-256x256/iter_40000.pth'
 # the refiner normalises and pads its inputs exactly as the baseline was trained

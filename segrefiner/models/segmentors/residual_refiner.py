@@ -81,8 +81,8 @@ class ResidualRefiner(BaseSegmentor):
 
     **State and inputs.** Let ``L`` be the baseline's logits (B, C, H, W) at input resolution
     and ``x0 = 2 softmax(L) - 1``. :class:`GaussianDiffusion` noises ``x0`` to level t
-    (``0..T``, T = 300 by default; the refiner's conventions are :data:`DIFFUSION_DEFAULTS`). The correction network (:class:`ResidualUNet`) sees, by
-    ``mode``:
+    (``0..T``, T = 300 by default; the refiner's conventions are :data:`DIFFUSION_DEFAULTS`).
+    The correction network (:class:`ResidualUNet`) sees, by ``mode``:
 
     ==============  =======================================================================
     ``full``        normalised image (3) + noisy probabilities ``x_t`` (C) + logits (C)
