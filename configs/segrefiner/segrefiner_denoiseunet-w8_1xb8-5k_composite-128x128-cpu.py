@@ -1,8 +1,8 @@
 # The bundled default refiner: a small SegRefiner (the released diffusion, losses and crop-mode
 # inference at 256x256) trained on the CPU on realistic photo composites (see
 # configs/_base_/datasets/composite.py), for real photographs.
-#   python tools/train.py configs/segrefiner/segrefiner_default_cpu.py \
-#       --work-dir work_dirs/segrefiner_default_cpu
+#   python tools/train.py configs/segrefiner/segrefiner_denoiseunet-w8_1xb8-5k_composite-128x128-cpu.py \
+#       --work-dir work_dirs/segrefiner_denoiseunet-w8_1xb8-5k_composite-128x128-cpu
 # Another length: --cfg-options train_cfg.max_iters=N param_scheduler.1.end=N
 #
 # Denoiser: 3.82 M parameters (14.6 MiB fp32 weights); widths 8-8-16-32-64-160 at strides 1-32
