@@ -24,6 +24,19 @@ def _check_image_size(results: dict, shape: Sequence[int], what: str) -> None:
                          f'{results.get("img_path")} has size {tuple(ori_shape[:2])}')
 
 
+def apply_label_map(label: np.ndarray, label_map: Optional[dict]) -> np.ndarray:
+    """Relabel a (H, W) map by the dataset's ``label_map`` (old id → new id), as mmseg does.
+
+    ``label`` is relabelled in place (each id is looked up in the original values) and returned.
+    """
+    if label_map is None:
+        return label
+    raw = label.copy()
+    for old_id, new_id in label_map.items():
+        label[raw == old_id] = new_id
+    return label
+
+
 @TRANSFORMS.register_module()
 class LoadCheckedAnnotations(LoadAnnotations):
     """mmseg's ``LoadAnnotations`` with input checks.
@@ -82,11 +95,7 @@ class LoadCheckedAnnotations(LoadAnnotations):
             label[label == 0] = 255
             label = label - 1
             label[label == 254] = 255
-        if results.get('label_map') is not None:
-            raw = label.copy()
-            for old_id, new_id in results['label_map'].items():
-                label[raw == old_id] = new_id
-        results['gt_seg_map'] = label
+        results['gt_seg_map'] = apply_label_map(label, results.get('label_map'))
         add_seg_field(results, 'gt_seg_map')
 
     def __repr__(self) -> str:

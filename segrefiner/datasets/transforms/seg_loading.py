@@ -10,7 +10,7 @@ import numpy as np
 from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import TRANSFORMS
 
-from .label_loading import _check_image_size
+from .label_loading import _check_image_size, apply_label_map
 from .loading import _decode_image, _read_bytes, add_seg_field
 
 
@@ -89,11 +89,7 @@ class LoadThresholdedAnnotations(LoadAnnotations):
         grey = read_grey_mask(path, self.backend_args, self.imdecode_backend)
         _check_image_size(results, grey.shape, f'mask file {path}')
         label = (grey >= self.threshold).astype(np.uint8)
-        if results.get('label_map') is not None:
-            raw = label.copy()
-            for old_id, new_id in results['label_map'].items():
-                label[raw == old_id] = new_id
-        results['gt_seg_map'] = label
+        results['gt_seg_map'] = apply_label_map(label, results.get('label_map'))
         add_seg_field(results, 'gt_seg_map')
 
     def __repr__(self) -> str:
