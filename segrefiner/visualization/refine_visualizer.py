@@ -120,6 +120,50 @@ class RefineLocalVisualizer(SegLocalVisualizer):
                         vertical_alignments='center')
         return self.get_image()
 
+    def draw_label_panel(self, image: np.ndarray, label_maps: Dict[str, np.ndarray],
+                         palette: Sequence[Sequence[int]],
+                         boxes: Optional[Dict[str, np.ndarray]] = None,
+                         ignore_index: int = 255) -> np.ndarray:
+        """Image | each label map tinted on it, side by side with captions (multi-class).
+
+        Args:
+            image (np.ndarray): (H, W, 3) uint8 RGB.
+            label_maps (dict[str, np.ndarray]): caption → (H, W) integer label map.
+            palette (Sequence): RGB colour of each class id.
+            boxes (dict[str, np.ndarray], optional): caption → (N, 4) XYXY boxes outlined on
+                that panel.
+            ignore_index (int): label drawn in grey. Defaults to 255.
+
+        Returns:
+            np.ndarray: (caption_height + H, (1 + len(label_maps))·W, 3) uint8 RGB.
+        """
+        height, width = image.shape[:2]
+        top = self.caption_height
+        num = 1 + len(label_maps)
+        canvas = np.full((top + height, num * width, 3), 255, np.uint8)
+        for k in range(num):
+            canvas[top:, k * width:(k + 1) * width] = image
+        self.set_image(canvas)
+        colors = [tuple(int(c) for c in rgb) for rgb in palette] + [(128, 128, 128)]
+        for k, label_map in enumerate(label_maps.values(), 1):
+            for label in np.unique(label_map):
+                mask = np.zeros((top + height, num * width), bool)
+                mask[top:, k * width:(k + 1) * width] = label_map == label
+                color = colors[-1] if label == ignore_index else colors[int(label)]
+                self.draw_binary_masks(mask, colors=[color], alphas=self.alpha)
+        for k, caption in enumerate(label_maps, 1):
+            panel_boxes = np.asarray((boxes or {}).get(caption, np.zeros((0, 4))), float)
+            if len(panel_boxes):
+                # end-exclusive boxes: the last pixel inside is x2 - 1, y2 - 1
+                offset = np.array([k * width, top, k * width - 1, top - 1])
+                self.draw_bboxes(panel_boxes + offset,
+                                 edge_colors=(255, 255, 0), line_widths=1, alpha=1.0)
+        self.draw_texts(['image'] + list(label_maps),
+                        positions=np.array([[k * width + 4, top / 2] for k in range(num)]),
+                        font_sizes=int(round(0.6 * top * 72 / self.dpi)), colors='k',
+                        vertical_alignments='center')
+        return self.get_image()
+
     @master_only
     def add_datasample(self,
                        name: str,

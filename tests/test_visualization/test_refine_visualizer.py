@@ -68,3 +68,21 @@ def test_writer_hook_masks_and_overlays(tmp_path):
     assert mask.shape == (H, W) and set(np.unique(mask)) == {0, 255}
     assert np.array_equal(mask > 0, masks()[1])
     assert cv2.imread(str(tmp_path / 'overlays' / 'img.png')).shape == (20 + H, 4 * W, 3)
+
+
+def test_label_panel_colours_classes_and_boxes():
+    vis = RefineLocalVisualizer(name='test_label_panel', alpha=1.0)
+    image = np.zeros((H, W, 3), np.uint8)
+    labels = np.zeros((H, W), np.int64)
+    labels[5:15, 5:15] = 1
+    labels[20:, 30:] = 255
+    palette = [(0, 0, 0), (255, 0, 0)]
+    panel = vis.draw_label_panel(image, dict(GT=labels, pred=labels), palette,
+                                 boxes=dict(pred=np.array([[2, 2, 25, 25]])))
+    assert panel.shape == (20 + H, 3 * W, 3)
+    assert (panel[20:, :W] == 0).all()  # the image panel is the image
+    assert tuple(panel[20 + 10, W + 10]) == (255, 0, 0)  # class 1 in its palette colour
+    assert tuple(panel[20 + 25, W + 35]) == (128, 128, 128)  # ignored pixels in grey
+    # the box is outlined on the 'pred' panel only
+    assert panel[20 + 2, 2 * W + 12].tolist() == [255, 255, 0]
+    assert panel[20 + 2, W + 12].tolist() != [255, 255, 0]

@@ -52,6 +52,7 @@ except ImportError:  # run from a checkout without installing the package
 from segrefiner.apis import init_refiner  # noqa: E402
 from segrefiner.datasets.transforms import add_border_class  # noqa: E402
 from segrefiner.utils.io import write_image_atomic  # noqa: E402
+from segrefiner.visualization import RefineLocalVisualizer  # noqa: E402
 from study import (add_evaluation_arguments, add_segrefiner_arguments,  # noqa: E402
                    build_test_dataset, check_segrefiner_arguments, evaluate_methods,
                    load_study_config, plot_metric_bars, predict_label_map, require_file,
@@ -59,8 +60,6 @@ from study import (add_evaluation_arguments, add_segrefiner_arguments,  # noqa: 
                    segmentor_method, segrefiner_method, study_main, write_study)
 
 SAM_TYPES = ('vit_b', 'vit_l', 'vit_h')
-#: BGR colour of ignored pixels in the overlays.
-IGNORE_COLOUR = (128, 128, 128)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -215,46 +214,6 @@ class SamBoxMethod:
                              self.border_class, self.border_radius)
 
 
-def colourise(label_map: np.ndarray, palette: Sequence[Sequence[int]]) -> np.ndarray:
-    """(H, W) labels → (H, W, 3) uint8 BGR with the dataset's RGB palette (ignored: grey)."""
-    lut = np.zeros((256, 3), np.uint8)
-    lut[:] = IGNORE_COLOUR
-    lut[:len(palette)] = np.asarray(palette, np.uint8)[:, ::-1]
-    return lut[np.clip(label_map, 0, 255).astype(np.uint8)]
-
-
-def draw_panel(image_bgr: np.ndarray, maps: Dict[str, np.ndarray],
-               palette: Sequence[Sequence[int]], boxes: Optional[Dict[str, np.ndarray]] = None,
-               alpha: float = 0.55) -> np.ndarray:
-    """Image, then each label map blended on it, side by side with captions.
-
-    Args:
-        image_bgr (np.ndarray): (H, W, 3) uint8 BGR image.
-        maps (dict[str, np.ndarray]): caption → (H, W) label map.
-        palette (Sequence): RGB colour of each class.
-        boxes (dict[str, np.ndarray], optional): caption → (N, 4) XYXY boxes drawn on that
-            panel.
-        alpha (float): opacity of the label colours.
-
-    Returns:
-        np.ndarray: (H + 20, (1 + len(maps)) W, 3) uint8 BGR panel.
-    """
-    panels = [('image', image_bgr)]
-    for caption, label_map in maps.items():
-        tinted = cv2.addWeighted(image_bgr, 1 - alpha, colourise(label_map, palette), alpha, 0)
-        for x1, y1, x2, y2 in (boxes or {}).get(caption, np.zeros((0, 4))):
-            cv2.rectangle(tinted, (int(x1), int(y1)), (int(x2) - 1, int(y2) - 1), (0, 255, 255),
-                          1)
-        panels.append((caption, tinted))
-    captioned = []
-    for caption, panel in panels:
-        strip = np.full((20, panel.shape[1], 3), 255, np.uint8)
-        cv2.putText(strip, caption, (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1,
-                    cv2.LINE_AA)
-        captioned.append(np.vstack([strip, panel]))
-    return np.hstack(captioned)
-
-
 def pipeline_border_radius(cfg: Config) -> Optional[int]:
     """``border_radius`` of the test pipeline's border transform, if it has one."""
     for transform in cfg.test_dataloader.dataset.get('pipeline', []):
@@ -307,15 +266,18 @@ def compare(args: argparse.Namespace, predictor: SamPredictor) -> dict:
                        args.object_class, border_class, border_radius, args.min_box_area)
     methods[f'sam[{args.box_source} boxes]'] = sam
 
+    visualizer = RefineLocalVisualizer(name='sam_compare_overlays', alpha=0.55)
+
     def write_overlay(index: int, data: dict, preds: Dict[str, np.ndarray]) -> None:
         if index >= args.num_overlays:
             return
         sample = data['data_samples']
         maps = dict(GT=sample.gt_sem_seg.data[0].numpy(), **preds)
-        panel = draw_panel(mmcv.imread(sample.img_path), maps, palette,
-                           boxes={f'sam[{args.box_source} boxes]': sam.boxes})
+        panel = visualizer.draw_label_panel(
+            mmcv.imread(sample.img_path, channel_order='rgb'), maps, palette,
+            boxes={f'sam[{args.box_source} boxes]': sam.boxes})
         name = osp.splitext(osp.basename(sample.img_path))[0] + '.png'
-        write_image_atomic(osp.join(args.out, 'overlays', name), panel)
+        write_image_atomic(osp.join(args.out, 'overlays', name), mmcv.rgb2bgr(panel))
 
     print(f'{len(dataset)} test images, {len(methods)} methods')
     results = evaluate_methods(dataset, methods, bound_th=args.bound_th, warmup=args.warmup,
