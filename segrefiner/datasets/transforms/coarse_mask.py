@@ -20,7 +20,9 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
+import torch
 from mmcv.transforms import BaseTransform
+from mmdet.structures.mask import mask2bbox
 from mmseg.registry import TRANSFORMS
 
 from .loading import add_seg_field
@@ -70,7 +72,8 @@ def mask_iou(mask_a: np.ndarray, mask_b: np.ndarray) -> float:
 
 
 def mask_bbox(mask: np.ndarray) -> Optional[BBox]:
-    """Tight box of the foreground of a mask.
+    """Tight box of the foreground of a mask (mmdet's ``mask2bbox``, as the models'
+    ``mask_box``).
 
     Args:
         mask (np.ndarray): (H, W) mask; non-zero pixels are foreground.
@@ -79,10 +82,11 @@ def mask_bbox(mask: np.ndarray) -> Optional[BBox]:
         tuple[int, int, int, int] | None: ``(x1, y1, x2, y2)`` with exclusive ``x2, y2``, or
         None for an empty mask.
     """
-    x, y, w, h = cv2.boundingRect(to_binary(mask))
-    if w == 0 or h == 0:
+    foreground = torch.from_numpy(np.asarray(mask) != 0)[None]
+    x1, y1, x2, y2 = (int(v) for v in mask2bbox(foreground)[0])
+    if x2 == 0:  # mmdet's mask2bbox gives zeros for an empty mask
         return None
-    return x, y, x + w, y + h
+    return x1, y1, x2, y2
 
 
 def global_generator() -> np.random.Generator:
