@@ -10,7 +10,7 @@ with ``model.mode=MODE``, into ``--work-dir/MODE``; ``--train-iters`` shortens t
 Every mode is then evaluated on the config's test split with the same number of steps and
 noise level, beside the frozen UNet baseline and, with ``--segrefiner-config`` and
 ``--segrefiner-checkpoint``, SegRefiner on the baseline's label map. All modes must share one
-baseline (the same ``baseline_checkpoint``); a warning is printed otherwise.
+baseline weights (the checkpoint of the baseline's ``init_cfg``); a warning is printed otherwise.
 
 Reported: mIoU, mAcc, aAcc, boundary F1 (``--bound-th`` pixels), per-class accuracy, ms per
 image, and the change of mIoU and boundary F1 against the baseline. Outputs in ``--out``:
