@@ -9,7 +9,7 @@ ResidualRefiner's ``model.mode``) the script takes the checkpoint given with
 with ``model.mode=MODE``, into ``--work-dir/MODE``; ``--train-iters`` shortens the schedule).
 Every mode is then evaluated on the config's test split with the same number of steps and
 noise level, beside the frozen UNet baseline and, with ``--segrefiner-config`` and
-``--segrefiner-checkpoint``, SegRefiner on the baseline's label map. All modes must share one
+``--segrefiner-checkpoint``, SegRefiner on the baseline's label map. All modes must share the same
 baseline weights (the checkpoint of the baseline's ``init_cfg``); a warning is printed otherwise.
 
 Reported: mIoU, mAcc, aAcc, boundary F1 (``--bound-th`` pixels), per-class accuracy, ms per
