@@ -1,4 +1,5 @@
-"""Single-image inference: ``init_refiner`` and ``refine(model, image, coarse_mask)``."""
+"""Single-image inference: ``init_refiner``, ``refine(model, image, coarse_mask)`` and the
+image and mask loaders they share with ``tools/refine.py``."""
 import os.path as osp
 from pathlib import Path
 from typing import Optional, Union
@@ -13,11 +14,12 @@ from mmengine.utils import import_modules_from_strings
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from ..datasets.transforms.loading import read_binary_mask
-from ..evaluation.functional import binarize
 from ..utils.checkpoint import load_weights
 
 ImageType = Union[str, Path, np.ndarray]
+
+#: The ``mode`` values of :func:`refine`.
+REFINE_MODES = ('auto', 'crop', 'hr')
 
 
 def init_refiner(config: Union[str, Path, Config], checkpoint: Optional[str] = None,
@@ -66,8 +68,13 @@ def init_refiner(config: Union[str, Path, Config], checkpoint: Optional[str] = N
     return model.to(device).eval()
 
 
-def _load_image(image: ImageType) -> np.ndarray:
-    """(H, W, 3) uint8 BGR from a path or an array (grey arrays are expanded)."""
+def load_image(image: ImageType) -> np.ndarray:
+    """(H, W, 3) uint8 BGR image from a path or an array (grey arrays are expanded).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a readable image, or the array has the wrong shape/dtype.
+    """
     if isinstance(image, (str, Path)):
         path = str(image)
         if not osp.isfile(path):
@@ -87,52 +94,127 @@ def _load_image(image: ImageType) -> np.ndarray:
     return image
 
 
-def _load_mask(mask: ImageType) -> np.ndarray:
-    """(H, W) bool from a mask file (:func:`read_binary_mask`) or an array (:func:`binarize`:
-    bool as is, 0/1 or probabilities at >= 0.5, 0-255 data at >= 128)."""
+_load_image = load_image  # the name apis/semantic.py imports
+
+
+def mask_foreground(mask: np.ndarray) -> np.ndarray:
+    """Foreground of a mask of any source, by its value range.
+
+    Rule: bool is taken as it is; otherwise, by the largest value, ``<= 1``: 0/1 labels or
+    probabilities, foreground ``>= 0.5``; ``<= 255``: 8-bit data (0/255 PNGs, 8-bit
+    probabilities), ``>= 128``; larger: 16-bit data, ``>= 32768``. This extends
+    :func:`segrefiner.evaluation.functional.binarize` (same result on bool, 0/1, probability
+    and 8-bit data) to 16-bit probability maps.
+
+    Args:
+        mask (np.ndarray): (H, W) array of any real dtype.
+
+    Returns:
+        np.ndarray: (H, W) bool.
+    """
+    if mask.dtype == bool:
+        return mask
+    if mask.size == 0:
+        return np.zeros(mask.shape, bool)
+    peak = mask.max()
+    threshold = 0.5 if peak <= 1 else 128 if peak <= 255 else 32768
+    return mask >= threshold
+
+
+def load_mask(mask: ImageType) -> np.ndarray:
+    """(H, W) bool coarse mask from a file or an array (:func:`mask_foreground`).
+
+    Files: images decoded as stored (pillow, ``'unchanged'``: 8- or 16-bit grey, float TIFF,
+    palette PNGs as their indices, e.g. SAM's 0/1 palette masks), with colour masks reduced to
+    the maximum over their colour channels (alpha ignored); or ``.npy`` arrays. Arrays:
+    (H, W) or (H, W, 1).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a readable mask, or the array has the wrong shape.
+    """
     if isinstance(mask, (str, Path)):
-        return read_binary_mask(str(mask), what='coarse mask').astype(bool)
+        path = str(mask)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'coarse mask file not found: {path}')
+        try:
+            if path.lower().endswith('.npy'):
+                array = np.load(path, allow_pickle=False)
+            else:
+                with open(path, 'rb') as f:
+                    array = mmcv.imfrombytes(f.read(), flag='unchanged', backend='pillow')
+        except Exception as error:
+            raise ValueError(f'coarse mask file {path} is not a readable image ({error})'
+                             ) from error
+        if array is None or array.size == 0 or array.ndim not in (2, 3):
+            raise ValueError(f'coarse mask file {path} is not a readable image')
+        if array.ndim == 3:
+            array = array[..., :3].max(axis=2)
+        return mask_foreground(array)
     if not isinstance(mask, np.ndarray):
         raise TypeError(f'coarse_mask must be a path or a numpy array, got {type(mask).__name__}')
     if mask.ndim == 3 and mask.shape[2] == 1:
         mask = mask[..., 0]
     if mask.ndim != 2:
         raise ValueError(f'coarse_mask must be a 2-D (H, W) array, got shape {mask.shape}')
-    return binarize(mask)
+    return mask_foreground(mask)
+
+
+def _name(item: ImageType) -> str:
+    return str(item) if isinstance(item, (str, Path)) else 'array'
 
 
 @torch.no_grad()
 def refine(model: torch.nn.Module, image: ImageType, coarse_mask: ImageType, steps: int = 6,
-           seed: Optional[int] = None, return_prob: bool = False) -> np.ndarray:
-    """Refine one binary mask of an image.
+           seed: Optional[int] = None, return_prob: bool = False,
+           mode: str = 'auto') -> np.ndarray:
+    """Refine one binary mask of an image of any size.
 
-    The tight box of the mask plus a margin (``test_cfg.pad_width``) is cut from the image,
-    resized to the model size, refined with ``steps`` reverse diffusion steps and pasted back
-    (``docs/segrefiner.md``, 'Crop mode'), so the image may have any size.
+    Modes (the :class:`Refiner`'s inference methods, ``docs/segrefiner.md``, 'Inference'):
+
+    - ``'crop'``: the tight box of the mask plus a margin (``test_cfg.pad_width``) is cut from
+      the image, resized to the model size, refined with ``steps`` reverse steps and pasted
+      back (:meth:`Refiner.crop_inference`). A large object loses detail in the down-scaling.
+    - ``'hr'``: native-resolution refinement of the same box (:meth:`Refiner.hr_inference`
+      with ``global_view='box'``): a global pass over the box at the model size (the first
+      ``test_cfg.global_steps`` of the ``steps``, 5 of 6), then native-resolution patches
+      where the global pass was unsure, with the remaining step(s).
+    - ``'auto'``: ``'hr'`` when the box plus margin is larger than ``test_cfg.model_size`` in
+      width or height, else ``'crop'`` (:meth:`Refiner.auto_inference`).
+
+    Pixels outside the box plus margin are background in every mode.
 
     Args:
         model (nn.Module): a :class:`Refiner` from :func:`init_refiner`.
         image (str | Path | np.ndarray): image file, or (H, W, 3) uint8 BGR array (mmcv order),
             or (H, W) grey array.
         coarse_mask (str | Path | np.ndarray): mask file or (H, W) array, same H×W as the image
-            (bool; 0/1 or probabilities, foreground >= 0.5; or 0/255, foreground >= 128).
-        steps (int): reverse steps, 1..6.
+            (:func:`load_mask`: bool; 0/1 or probabilities, foreground >= 0.5; 8-bit data,
+            >= 128; 16-bit data, >= 32768).
+        steps (int): reverse steps, 1..6; fewer stop the chain early (in ``'hr'``: with at
+            most ``global_steps`` steps, in the global pass).
         seed (int, optional): seed of the reverse process's random draws (reproducible output).
         return_prob (bool): return the foreground probability instead of the binary mask.
+        mode (str): ``'auto'``, ``'crop'`` or ``'hr'``.
 
     Returns:
         np.ndarray: (H, W) bool refined mask, or float32 probability if ``return_prob``.
 
     Raises:
         FileNotFoundError: a file does not exist.
-        ValueError: unreadable image, mask/image size mismatch, or an empty mask.
+        ValueError: unknown mode, steps out of range, unreadable image or mask, mask/image
+            size mismatch, or an empty mask.
     """
-    img = _load_image(image)
-    mask = _load_mask(coarse_mask)
+    if mode not in REFINE_MODES:
+        raise ValueError(f'mode must be one of {list(REFINE_MODES)}, got {mode!r}')
+    num_timesteps = model.decode_head.num_timesteps
+    if not 1 <= steps <= num_timesteps:
+        raise ValueError(f'steps must lie in [1, {num_timesteps}], got {steps}')
+    img = load_image(image)
+    mask = load_mask(coarse_mask)
     if mask.shape != img.shape[:2]:
         raise ValueError(f'coarse mask size {mask.shape} differs from image size {img.shape[:2]}'
-                         f' (image: {image if isinstance(image, (str, Path)) else "array"}, '
-                         f'mask: {coarse_mask if isinstance(coarse_mask, (str, Path)) else "array"})')
+                         f' (image: {_name(image)}, mask: {_name(coarse_mask)})')
     if not mask.any():
         where = f' {coarse_mask}' if isinstance(coarse_mask, (str, Path)) else ''
         raise ValueError(f'coarse mask{where} is empty: there is nothing to refine')
@@ -145,8 +227,8 @@ def refine(model: torch.nn.Module, image: ImageType, coarse_mask: ImageType, ste
     generator = None
     if seed is not None:
         generator = torch.Generator(device=device).manual_seed(seed)
-    result = model.predict(data['inputs'], data['data_samples'],
-                           test_cfg=dict(mode='crop', steps=steps, area_thr=0),
+    test_cfg = dict(mode=mode, steps=steps, area_thr=0, global_view='box')
+    result = model.predict(data['inputs'], data['data_samples'], test_cfg=test_cfg,
                            generator=generator)[0]
     if return_prob:
         return result.seg_logits.data[0].cpu().numpy().astype(np.float32)

@@ -1,6 +1,6 @@
 """``Refiner``: a segmentor that turns a coarse binary mask into a refined one."""
 import contextlib
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -24,10 +24,13 @@ DEFAULT_TEST_CFG = dict(
 #: Defaults of the keys only the ``'hr'`` mode reads; see :meth:`Refiner.hr_inference`.
 HR_DEFAULTS = dict(
     global_steps=5, fine_prob_thr=0.9, iou_thr=0.3, max_patches=None, antialias=True,
-    pass_through=True)
+    pass_through=True, global_view='image')
 
 #: ``test_cfg.mode`` values; each names the method ``<mode>_inference``.
-MODES = ('crop', 'whole', 'instance', 'hr')
+MODES = ('crop', 'whole', 'instance', 'hr', 'auto')
+
+#: ``test_cfg.global_view`` values of the ``'hr'`` mode; see :meth:`Refiner.hr_inference`.
+GLOBAL_VIEWS = ('image', 'box')
 
 #: Probabilities are clamped to [LOGIT_EPS, 1 − LOGIT_EPS] before they are handed to mmseg's
 #: post-processing as logits (finite in float32: ±13.8); it returns them within 1e-6.
@@ -63,6 +66,8 @@ class Refiner(BaseSegmentor):
       at ``model_size``²).
     - ``'hr'`` (:meth:`hr_inference`): a global pass, then native-resolution patches where it
       was unsure (``docs/segrefiner.md``, 'HR mode').
+    - ``'auto'`` (:meth:`auto_inference`): per sample, ``'crop'`` when the mask's box plus
+      ``pad_width`` fits in ``model_size``², else ``'hr'`` on that box.
     - ``'instance'`` (:meth:`instance_inference`): every instance of ``coarse_instances``; the
       result is ``pred_instances`` (boolean masks at ``img_shape``, which must equal
       ``ori_shape``), so this mode returns the samples itself: there is no semantic map to
@@ -226,6 +231,44 @@ class Refiner(BaseSegmentor):
         included)."""
         return self._box_inference(inputs, data_samples, cfg, generator, whole=True)
 
+    def auto_inference(self, inputs: Tensor, data_samples: SampleList, cfg: ConfigDict,
+                       generator: Optional[torch.Generator] = None) -> Tensor:
+        """Per sample, the crop or the HR mode, by the size of the mask's box.
+
+        A sample whose coarse mask's box plus ``pad_width`` (:func:`mask_box`) is larger than
+        ``model_size`` in width or height is refined by :meth:`hr_inference` with
+        ``global_view='box'``: the global pass sees the box at ``model_size``², as the crop
+        mode does, and native-resolution patches then restore the detail that the
+        down-scaling lost. Every other sample (including empty masks, which pass through) goes
+        to :meth:`crop_inference`. The crop samples run first, then the HR ones, each group
+        batched.
+
+        Args:
+            inputs (Tensor): (B, C, H, W) normalised, padded images.
+            data_samples (list[SegDataSample]): samples with ``coarse_sem_seg``.
+            cfg (ConfigDict): the merged test config (the HR keys of ``HR_DEFAULTS`` apply to
+                the HR samples, except ``global_view``).
+            generator (torch.Generator, optional): source of the reverse-process draws.
+
+        Returns:
+            Tensor: (B, 1, H, W) seg logits (:meth:`to_seg_logits`).
+        """
+        coarse_all = stack_field(data_samples, 'coarse_sem_seg')
+        use_hr = []
+        for i, (height, width) in enumerate(self.valid_shapes(inputs, data_samples)):
+            box = mask_box(coarse_all[i, 0, :height, :width] > 0, cfg.pad_width)
+            use_hr.append(box is not None
+                          and max(box[2] - box[0], box[3] - box[1]) > cfg.model_size)
+        seg_logits = inputs.new_zeros((len(data_samples), 1) + inputs.shape[-2:],
+                                      dtype=torch.float)
+        for hr, inference in ((False, self.crop_inference), (True, self.hr_inference)):
+            group = [i for i, flag in enumerate(use_hr) if flag == hr]
+            if group:
+                group_cfg = ConfigDict({**cfg, 'global_view': 'box'}) if hr else cfg
+                seg_logits[group] = inference(inputs[group], [data_samples[i] for i in group],
+                                              group_cfg, generator)
+        return seg_logits
+
     def _box_inference(self, inputs: Tensor, data_samples: SampleList, cfg: ConfigDict,
                        generator: Optional[torch.Generator], whole: bool) -> Tensor:
         coarse_all = stack_field(data_samples, 'coarse_sem_seg')
@@ -266,10 +309,16 @@ class Refiner(BaseSegmentor):
            (index 0), in batches of ``batch_max``; overlapping patch probabilities are
            averaged, and outside all patches the global result is kept.
 
+        With ``global_view='box'`` the steps above run on the coarse mask's box plus
+        ``pad_width`` (:func:`mask_box`) instead of the whole image, and the result is
+        background outside it, as in the crop mode: an object that fills a small part of a
+        large image gets the crop mode's view in the global pass and native patches around
+        it (the ``'auto'`` mode's choice for large boxes).
+
         Improvements over SegRefiner (its exact behaviour is one setting away): tiny masks
         pass through instead of becoming empty (``pass_through``), the global resampling is
         anti-aliased (``antialias``), the number of patches can be capped (``max_patches``),
-        and images smaller than ``model_size`` work: the patch side becomes
+        and images (or boxes) smaller than ``model_size`` work: the patch side becomes
         ``p = min(model_size, H, W)`` and a p² patch is resized to the model size and back
         (bilinear); patches of images at least ``model_size`` in both dimensions are never
         resampled. The global passes of a batch's samples run batched, and so do all their
@@ -278,8 +327,11 @@ class Refiner(BaseSegmentor):
         ``test_cfg`` keys (``cfg``; defaults of the HR-only ones in ``HR_DEFAULTS``):
 
         - ``model_size`` (int, Refiner default 256): global view side and patch side.
+        - ``steps`` (int, Refiner default 6): length of the reverse chain, its first
+          ``steps`` indices T−1 … 0 as in the crop mode.
         - ``global_steps`` (int, 5): reverse steps of the global pass (indices T−1 … T−5);
-          the patches take the remaining ones (index 0).
+          the patches take the remaining ones (index 0). With ``steps <= global_steps`` the
+          run stops early in the global pass (its first ``steps`` steps), without patches.
         - ``fine_prob_thr`` (float, 0.9): a grid pixel proposes a patch if its F is below
           this fraction of max(F).
         - ``iou_thr`` (float, 0.3): NMS IoU threshold between patch boxes (SegRefiner's
@@ -294,9 +346,10 @@ class Refiner(BaseSegmentor):
           coarse mask with at most this many foreground pixels is not refined.
         - ``pass_through`` (bool, True): such masks are returned unchanged; False returns an
           empty mask, as SegRefiner does.
+        - ``global_view`` (str, ``'image'``): ``'image'`` (SegRefiner) or ``'box'`` (above);
+          ``pad_width`` (Refiner default 20) is the box's margin.
         - ``batch_max`` (int, Refiner default 32): samples per denoiser call.
-        - ``autocast_dtype``, ``channels_last``: see the class docstring. ``steps`` is not
-          used.
+        - ``autocast_dtype``, ``channels_last``: see the class docstring.
 
         Args:
             inputs (Tensor): (B, C, H, W) normalised, padded images.
@@ -309,24 +362,30 @@ class Refiner(BaseSegmentor):
         """
         cfg = self._hr_cfg(cfg)
         diffusion = self.decode_head.diffusion
-        chain = diffusion.timesteps(diffusion.num_timesteps)
+        chain = diffusion.timesteps(cfg.steps)
         global_steps, local_steps = chain[:cfg.global_steps], chain[cfg.global_steps:]
         size = cfg.model_size
         coarse_all = stack_field(data_samples, 'coarse_sem_seg')
 
+        shapes = self.valid_shapes(inputs, data_samples)
         images: List[Tensor] = []
         masks: List[Tensor] = []
         probs_full: List[Tensor] = []
         refined: List[int] = []
-        for i, (height, width) in enumerate(self.valid_shapes(inputs, data_samples)):
+        regions: Dict[int, Box] = {}  # global_view='box': the refined region of each sample
+        for i, (height, width) in enumerate(shapes):
             mask = coarse_all[i, 0, :height, :width] > 0
-            images.append(inputs[i, :, :height, :width])
-            masks.append(mask)
+            image = inputs[i, :, :height, :width]
             prob = mask.float()  # the result of masks that are not refined
             if int(mask.sum()) > cfg.area_thr:
                 refined.append(i)
+                if cfg.global_view == 'box':
+                    x1, y1, x2, y2 = regions[i] = mask_box(mask, cfg.pad_width)
+                    image, mask = image[:, y1:y2, x1:x2], mask[y1:y2, x1:x2]
             elif not cfg.pass_through:
                 prob.zero_()
+            images.append(image)
+            masks.append(mask)
             probs_full.append(prob)
 
         if refined:
@@ -341,6 +400,8 @@ class Refiner(BaseSegmentor):
                 shape = tuple(masks[i].shape)
                 probs_full[i] = upsample_prob(global_probs[n, 0], shape, cfg.antialias)
                 global_masks[i] = probs_full[i] >= self.decode_head.threshold
+                if not local_steps:  # the chain ended in the global pass
+                    continue
                 boxes = propose_patches(fine_probs[n, 0], shape, min(size, *shape),
                                         cfg.fine_prob_thr, cfg.iou_thr)
                 boxes = boxes[mixed_patches(global_masks[i], boxes)][:cfg.max_patches]
@@ -362,6 +423,10 @@ class Refiner(BaseSegmentor):
             for i, done in patch_probs.items():
                 if done:
                     probs_full[i] = merge_patches(probs_full[i], *zip(*done))
+            for i, (x1, y1, x2, y2) in regions.items():
+                canvas = probs_full[i].new_zeros(shapes[i])
+                canvas[y1:y2, x1:x2] = probs_full[i]
+                probs_full[i] = canvas
         return self.to_seg_logits(probs_full, inputs)
 
     def _hr_cfg(self, cfg: ConfigDict) -> ConfigDict:
@@ -377,6 +442,9 @@ class Refiner(BaseSegmentor):
         if hr_cfg.max_patches is not None and hr_cfg.max_patches < 0:
             raise ValueError(f'test_cfg.max_patches must be None or >= 0, got '
                              f'{hr_cfg.max_patches}')
+        if hr_cfg.global_view not in GLOBAL_VIEWS:
+            raise ValueError(f'test_cfg.global_view must be one of {sorted(GLOBAL_VIEWS)}, '
+                             f'got {hr_cfg.global_view!r}')
         return hr_cfg
 
     def instance_inference(self, inputs: Tensor, data_samples: SampleList, cfg: ConfigDict,
