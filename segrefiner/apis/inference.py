@@ -2,7 +2,7 @@
 image and mask loaders they share with ``tools/refine.py``."""
 import os.path as osp
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import mmcv
 import numpy as np
@@ -164,6 +164,29 @@ def _name(item: ImageType) -> str:
     return str(item) if isinstance(item, (str, Path)) else 'array'
 
 
+def load_pair(image: ImageType, coarse_mask: ImageType) -> Tuple[np.ndarray, np.ndarray]:
+    """Load an image and its coarse mask (:func:`load_image`, :func:`load_mask`) and check
+    that they fit.
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: (H, W, 3) uint8 BGR image and (H, W) bool mask.
+
+    Raises:
+        FileNotFoundError: a file does not exist.
+        ValueError: an unreadable file, a mask/image size mismatch or an empty mask; the
+            message names the files.
+    """
+    img = load_image(image)
+    mask = load_mask(coarse_mask)
+    if mask.shape != img.shape[:2]:
+        raise ValueError(f'coarse mask size {mask.shape} differs from image size {img.shape[:2]}'
+                         f' (image: {_name(image)}, mask: {_name(coarse_mask)})')
+    if not mask.any():
+        where = f' {coarse_mask}' if isinstance(coarse_mask, (str, Path)) else ''
+        raise ValueError(f'coarse mask{where} is empty: there is nothing to refine')
+    return img, mask
+
+
 @torch.no_grad()
 def refine(model: torch.nn.Module, image: ImageType, coarse_mask: ImageType, steps: int = 6,
            seed: Optional[int] = None, return_prob: bool = False,
@@ -210,14 +233,7 @@ def refine(model: torch.nn.Module, image: ImageType, coarse_mask: ImageType, ste
     num_timesteps = model.decode_head.num_timesteps
     if not 1 <= steps <= num_timesteps:
         raise ValueError(f'steps must lie in [1, {num_timesteps}], got {steps}')
-    img = load_image(image)
-    mask = load_mask(coarse_mask)
-    if mask.shape != img.shape[:2]:
-        raise ValueError(f'coarse mask size {mask.shape} differs from image size {img.shape[:2]}'
-                         f' (image: {_name(image)}, mask: {_name(coarse_mask)})')
-    if not mask.any():
-        where = f' {coarse_mask}' if isinstance(coarse_mask, (str, Path)) else ''
-        raise ValueError(f'coarse mask{where} is empty: there is nothing to refine')
+    img, mask = load_pair(image, coarse_mask)
     device = next(model.parameters()).device
     height, width = mask.shape
     sample = SegDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width)))
