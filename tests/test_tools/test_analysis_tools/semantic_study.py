@@ -1,18 +1,16 @@
 """A tiny baseline → refiner run shared by the tests of the semantic study scripts.
 
 :func:`trained_study` trains, once per test process, the tiny CPU UNet baseline and the tiny
-ResidualRefiner on a small synthetic dataset with ``tools/train.py`` (as a user would), and
-writes a randomly initialised tiny SegRefiner checkpoint. Later calls return the cached run.
+ResidualRefiner on a small synthetic dataset with ``tools/train.py`` (its ``main()``, in this
+process), and writes a randomly initialised tiny SegRefiner checkpoint. Later calls return the cached run.
 """
 import importlib.util
-import os
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import List, Optional
 
 import torch
+from train_utils import train as train_in_process
 
 from segrefiner.apis import init_refiner
 from segrefiner.datasets import generate_synthetic_dataset
@@ -28,8 +26,6 @@ model = dict(
                                    attention_strides=(2, ), num_heads=2, norm_groups=8)),
     test_cfg=dict(model_size=32, batch_max=4))
 """
-#: One thread per process: the test machine's cores are shared.
-ENV = dict(os.environ, OMP_NUM_THREADS='1')
 _CACHE: dict = {}
 
 
@@ -44,13 +40,10 @@ def data_options(data_root: str) -> List[str]:
 
 
 def train(config: Path, work_dir: Path, iters: int, options: List[str]) -> Path:
-    """``tools/train.py`` for ``iters`` iterations; returns the final checkpoint."""
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / 'tools' / 'train.py'), str(config), '--work-dir',
-         str(work_dir), '--cfg-options', f'train_cfg.max_iters={iters}',
-         f'train_cfg.val_interval={iters}', f'default_hooks.checkpoint.interval={iters}'] +
-        options, cwd=ROOT, capture_output=True, text=True, env=ENV, timeout=600)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    """``tools/train.py`` (in this process) for ``iters`` iterations; the final checkpoint."""
+    train_in_process(config, work_dir, cfg_options=[
+        f'train_cfg.max_iters={iters}', f'train_cfg.val_interval={iters}',
+        f'default_hooks.checkpoint.interval={iters}', *options])
     checkpoint = work_dir / f'iter_{iters}.pth'
     assert checkpoint.is_file()
     return checkpoint
@@ -71,9 +64,9 @@ def trained_study(tmp_path_factory) -> dict:
     generate_synthetic_dataset(str(data), num_train=8, num_val=4, size=(48, 48), seed=2,
                                progress=False)
     options = data_options(str(data))
-    baseline = train(UNET_CONFIG, root / 'unet', 40, options)
+    baseline = train(UNET_CONFIG, root / 'unet', 8, options)
     options.append(f'model.baseline.init_cfg.checkpoint={baseline}')
-    refiner = train(REFINER_CONFIG, root / 'refiner', 30, options)
+    refiner = train(REFINER_CONFIG, root / 'refiner', 8, options)
     segrefiner_config = root / 'segrefiner_tiny.py'
     segrefiner_config.write_text(SEGREFINER_CONFIG.format(root=ROOT))
     torch.manual_seed(0)
