@@ -1,3 +1,4 @@
 from .discrete_diffusion_head import DiscreteDiffusionHead
+from .gaussian_diffusion_head import GaussianDiffusionHead
 
-__all__ = ['DiscreteDiffusionHead']
+__all__ = ['DiscreteDiffusionHead', 'GaussianDiffusionHead']
