@@ -166,7 +166,7 @@ def grid_image(frames: Sequence[np.ndarray], columns: int = GRID_COLUMNS) -> np.
 
 def write_gif(path: str, frames: Sequence[np.ndarray]) -> None:
     """Frames (each (h, w) uint8) as a looping GIF, written atomically."""
-    images = [Image.fromarray(frame, mode='L') for frame in frames]
+    images = [Image.fromarray(frame) for frame in frames]  # uint8 (h, w): mode 'L'
     buffer = io.BytesIO()
     images[0].save(buffer, format='GIF', save_all=True, append_images=images[1:],
                    duration=GIF_FRAME_MS, loop=0)
@@ -184,9 +184,11 @@ def segment(model: torch.nn.Module, image: str, out_stem: str,
         list[str]: the files written.
 
     Raises:
-        InputError: the image is missing or unreadable, or the model fails on it.
+        InputError: the image is missing or unreadable, its mask would replace it, or an
+            output cannot be written.
     """
-    if osp.exists(out_stem + '.png') and osp.samefile(image, out_stem + '.png'):
+    if osp.exists(image) and osp.exists(out_stem + '.png') and osp.samefile(
+            image, out_stem + '.png'):
         raise InputError(f'{image}: its mask would overwrite it; choose another --output')
     try:
         result = inference_segmentor(model, image, args.image_size)
@@ -196,8 +198,6 @@ def segment(model: torch.nn.Module, image: str, out_stem: str,
                       reverse_process(model, image, args.num_frames, args.image_size)]
     except (FileNotFoundError, ValueError) as error:
         raise InputError(str(error)) from None
-    except RuntimeError as error:  # e.g. an --image-size the network cannot take
-        raise InputError(f'{image}: the model failed on it ({error})') from None
     written = [out_stem + '.png']
     try:
         write_image_atomic(written[0], mask_image(result))
@@ -255,8 +255,8 @@ def folder_jobs(folder: str,
 def run_folder(model: torch.nn.Module, folder: str, args: argparse.Namespace) -> int:
     """Every image of a folder, with a progress bar; 0 if all were segmented, else 1 (files
     that are not images are listed as skipped and do not count)."""
-    inside = osp.relpath(osp.abspath(args.output), osp.abspath(folder))
-    if inside == '.' or not inside.startswith('..'):
+    root = osp.realpath(folder)
+    if osp.commonpath([root, osp.realpath(args.output)]) == root:
         report(InputError(f'--output {args.output} is inside the input folder {folder}; '
                           f'choose another folder'))
         return 1
