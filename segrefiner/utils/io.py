@@ -7,6 +7,13 @@ import cv2
 import numpy as np
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomic(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     folder = osp.dirname(osp.abspath(path))
@@ -15,6 +22,7 @@ def write_bytes_atomic(path: str, data: bytes) -> None:
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a new file's usual mode
         os.replace(tmp, path)
     except BaseException:
         if osp.exists(tmp):
