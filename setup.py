@@ -32,6 +32,8 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.10',
     packages=find_packages(include=['segrefiner', 'segrefiner.*']),
+    # the bundled refiner: its config and weights (segrefiner/model_zoo)
+    package_data={'segrefiner': ['model_zoo/*.py', 'model_zoo/*.pth']},
     install_requires=['torch==2.14.1', 'torchvision==0.29.1', 'mmcv==2.1.0'] +
     read_requirements('openmmlab.txt') + read_requirements('runtime.txt'),
     extras_require={'tests': read_requirements('tests.txt')},

@@ -14,6 +14,7 @@ from mmengine.utils import import_modules_from_strings
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
+from ..model_zoo import bundled_refiner_files
 from ..utils.checkpoint import load_weights
 
 ImageType = Union[str, Path, np.ndarray]
@@ -22,19 +23,23 @@ ImageType = Union[str, Path, np.ndarray]
 REFINE_MODES = ('auto', 'crop', 'hr')
 
 
-def init_refiner(config: Union[str, Path, Config], checkpoint: Optional[str] = None,
-                 device: str = 'cpu', cfg_options: Optional[dict] = None,
+def init_refiner(config: Union[str, Path, Config, None] = None,
+                 checkpoint: Optional[str] = None, device: str = 'cpu',
+                 cfg_options: Optional[dict] = None,
                  trust_checkpoint: bool = False) -> torch.nn.Module:
-    """Build a refiner from a config and load its checkpoint.
+    """Build a refiner from a config and load its checkpoint; without a config, the refiner
+    bundled with the package (:mod:`segrefiner.model_zoo`, its weights checked by sha256).
 
     The checkpoint is loaded with ``torch.load(weights_only=True)`` and the allow-list of
     :mod:`segrefiner.utils.checkpoint` (tensors, builtins and what a Runner checkpoint holds),
     and must fit the model key for key and shape for shape.
 
     Args:
-        config (str | Path | Config): config file or loaded config.
+        config (str | Path | Config, optional): config file or loaded config; None for the
+            bundled refiner (``checkpoint`` must then be None too).
         checkpoint (str, optional): checkpoint path (a Runner checkpoint or the output of
-            ``tools/convert_checkpoint.py``); random weights when None.
+            ``tools/convert_checkpoint.py``); random weights when None and a config is
+            given.
         device (str): ``'cpu'``, ``'cuda'``, ``'cuda:1'``...
         cfg_options (dict, optional): overrides merged into the config.
         trust_checkpoint (bool): load the checkpoint with ``weights_only=False``, also when it
@@ -50,6 +55,10 @@ def init_refiner(config: Union[str, Path, Config], checkpoint: Optional[str] = N
             outside the allow-list, or does not fit the model (an original ``denoise_model.*``
             checkpoint: the message gives the ``tools/convert_checkpoint.py`` command).
     """
+    if config is None:
+        if checkpoint is not None:
+            raise ValueError('a checkpoint needs its config: init_refiner(config, checkpoint)')
+        config, checkpoint = bundled_refiner_files()
     if isinstance(config, (str, Path)):
         if not osp.isfile(config):
             raise FileNotFoundError(f'config file not found: {config}')
