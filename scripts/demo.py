@@ -21,6 +21,7 @@ import importlib.util
 import io
 import os.path as osp
 import time
+import warnings
 from typing import Iterator
 
 from mmengine.runner import Runner
@@ -77,7 +78,9 @@ def logs_to_file_only() -> Iterator[None]:
     """Build a Runner inside: its logger's console handler is bound to a stream that drops
     everything, so its lines reach only the work dir's log file (the ``ProgressBarHook`` draws
     on the terminal)."""
-    with contextlib.redirect_stdout(_Discard()):
+    with contextlib.redirect_stdout(_Discard()), warnings.catch_warnings():
+        # mmseg's note that a visualization hook with draw=False draws nothing
+        warnings.filterwarnings('ignore', message='The draw is False')
         yield
 
 
