@@ -31,7 +31,6 @@ Examples:
     python tools/prepare_data.py --action create-sample --output-dir sample_data --num-samples 50
 """
 import argparse
-import io
 import json
 import os
 import os.path as osp
@@ -53,7 +52,8 @@ from segrefiner.datasets.generators.scenes import render_scene  # noqa: E402
 from segrefiner.datasets.seg_folder import (FolderPairs, list_image_files,  # noqa: E402
                                             pair_images_with_masks, split_pairs)
 from segrefiner.datasets.transforms.seg_loading import read_grey_mask  # noqa: E402
-from segrefiner.utils.io import write_bytes_atomic, write_image_atomic  # noqa: E402
+from segrefiner.utils.io import (write_bytes_atomic, write_figure_atomic,  # noqa: E402
+                                 write_image_atomic)
 
 ACTIONS = ('analyze', 'validate', 'organize', 'create-sample')
 SMALL, LARGE = 100, 1000  # dataset size classes of the recommendations (pairs)
@@ -316,10 +316,7 @@ def _plot(sizes: List[Tuple[int, int]], fg: List[float], histogram: np.ndarray,
     axes[1, 1].bar(np.arange(256), histogram, width=1.0)
     axes[1, 1].set(title='mask grey values', xlabel='value', ylabel='pixels', yscale='log')
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png')
-    plt.close(fig)
-    write_bytes_atomic(path, buffer.getvalue())
+    write_figure_atomic(path, fig)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """File output that never leaves a half-written file behind."""
+import io
 import os
 import os.path as osp
 import tempfile
@@ -36,3 +37,21 @@ def write_image_atomic(path: str, image: np.ndarray) -> None:
     if not ok:
         raise ValueError(f'could not encode an image of shape {image.shape} for {path}')
     write_bytes_atomic(path, buf.tobytes())
+
+
+def write_figure_atomic(path: str, figure, dpi: int = 100, close: bool = True, **kwargs) -> None:
+    """Save a matplotlib figure as PNG atomically (``figure.savefig`` into memory first).
+
+    Args:
+        path (str): output file.
+        figure (matplotlib.figure.Figure): the figure.
+        dpi (int): resolution. Defaults to 100.
+        close (bool): close the figure afterwards (``matplotlib.pyplot.close``).
+        **kwargs: other ``savefig`` arguments, e.g. ``bbox_inches='tight'``.
+    """
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format='png', dpi=dpi, **kwargs)
+    if close:
+        import matplotlib.pyplot as plt
+        plt.close(figure)
+    write_bytes_atomic(path, buffer.getvalue())

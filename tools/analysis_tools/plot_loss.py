@@ -21,7 +21,6 @@ Examples:
         --keys loss --out loss.png
 """
 import argparse
-import io
 import json
 import os
 import os.path as osp
@@ -39,7 +38,7 @@ try:
 except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from segrefiner.utils.io import write_bytes_atomic  # noqa: E402
+from segrefiner.utils.io import write_figure_atomic  # noqa: E402
 
 #: A training curve: (steps, values) of one key, in log order.
 Curve = Tuple[List[int], List[float]]
@@ -184,10 +183,7 @@ def plot(logs: Sequence[Tuple[str, List[Dict[str, float]]]], keys: Sequence[str]
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=100)
-    plt.close(fig)
-    write_bytes_atomic(out, buffer.getvalue())
+    write_figure_atomic(out, fig)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -18,7 +18,6 @@ import it as ``study``, their folder being on ``sys.path``):
 """
 import argparse
 import copy
-import io
 import json
 import os.path as osp
 import sys
@@ -40,7 +39,7 @@ from torch import nn
 
 from segrefiner.apis import refine_label_map
 from segrefiner.evaluation import BoundaryF1Metric
-from segrefiner.utils.io import write_bytes_atomic
+from segrefiner.utils.io import write_bytes_atomic, write_figure_atomic
 
 #: A method of a study: a dataset item (``dict(inputs, data_samples)``) → (H, W) label map at
 #: the item's original size.
@@ -309,10 +308,8 @@ def save_study(out_dir: str, name: str, table: str, results: dict,
     write_bytes_atomic(paths['table'], (table + '\n').encode())
     write_bytes_atomic(paths['json'], json.dumps(results, indent=2, allow_nan=True).encode())
     if figure is not None:
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format='png', dpi=120, bbox_inches='tight')
         paths['plot'] = osp.join(out_dir, f'{name}.png')
-        write_bytes_atomic(paths['plot'], buffer.getvalue())
+        write_figure_atomic(paths['plot'], figure, dpi=120, close=False, bbox_inches='tight')
     return paths
 
 

@@ -16,7 +16,6 @@ Example (the image of docs/diffseg.md):
         --out docs/images/forward_process.png
 """
 import argparse
-import io
 import os.path as osp
 import sys
 from typing import List, Optional, Sequence
@@ -39,7 +38,7 @@ from segrefiner.datasets.generators.scenes import render_scene  # noqa: E402
 from segrefiner.datasets.transforms.loading import read_binary_mask  # noqa: E402
 from segrefiner.models.diffusion import GaussianDiffusion  # noqa: E402
 from segrefiner.models.diffusion.gaussian import BETA_SCHEDULES  # noqa: E402
-from segrefiner.utils.io import write_bytes_atomic  # noqa: E402
+from segrefiner.utils.io import write_figure_atomic  # noqa: E402
 
 #: Default timesteps as fractions of T (T = 1000: 0, 50, 100, 200, 300, 500, 999).
 DEFAULT_FRACTIONS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
@@ -134,10 +133,7 @@ def draw_strip(diffusion: GaussianDiffusion, mask: np.ndarray, timesteps: Sequen
     fig.suptitle(f'forward process q(x_t | x0): {diffusion.beta_schedule} betas, '
                  f'T = {diffusion.num_timesteps}', fontsize=10)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format='png', dpi=100)
-    plt.close(fig)
-    write_bytes_atomic(out, buffer.getvalue())
+    write_figure_atomic(out, fig)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
