@@ -1,0 +1,5 @@
+"""``tiny_models`` (tests/) importable."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
