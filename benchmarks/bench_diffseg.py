@@ -14,11 +14,15 @@ Every row is one seeded run (``--seed``) over the first ``--num-images`` images 
 test set.
 """
 import argparse
+import contextlib
+import logging
+import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
 import torch
 from mmengine.dataset import pseudo_collate
+from mmengine.logging import MMLogger
 from mmseg.evaluation import IoUMetric
 from mmseg.registry import DATASETS
 
@@ -44,12 +48,24 @@ def load_batches(cfg, num_images: Optional[int], batch_size: int) -> List[dict]:
     return [pseudo_collate(items[i:i + batch_size]) for i in range(0, count, batch_size)]
 
 
+@contextlib.contextmanager
+def quiet_log():
+    """Hold back mmengine's INFO messages (the metrics' per-class tables) for the block."""
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def evaluate(model: torch.nn.Module, batches: Sequence[dict],
              test_cfg: Optional[dict] = None) -> Dict[str, float]:
     """Seconds per image and the foreground scores of one pass over ``batches``.
 
-    ``test_cfg`` (a DiffusionSegmentor's sampling overrides) is handed to ``predict``; None
-    runs ``model.test_step`` as the test loop does.
+    ``test_cfg`` (a DiffusionSegmentor's merged test config) is handed to ``predict``; None
+    calls the model in ``'predict'`` mode with its own settings (the baseline).
     """
     iou = IoUMetric(iou_metrics=['mIoU'])
     boundary = BoundaryF1Metric(bound_th=2, class_ids=[1])
@@ -73,10 +89,12 @@ def evaluate(model: torch.nn.Module, batches: Sequence[dict],
                             if 'uncertainty' in r]
     inter, union, pred, label = (torch.stack([r[k] for r in iou.results]).sum(0)[1]
                                  for k in range(4))
+    with quiet_log():
+        bf = boundary.compute_metrics(boundary.results)['mBF']
     return dict(seconds=seconds / images,
                 iou=100 * float(inter / union),
                 dice=100 * float(2 * inter / (pred + label)),
-                bf=boundary.compute_metrics(boundary.results)['mBF'],
+                bf=bf,
                 uncertainty=(sum(uncertainty) / len(uncertainty)) if uncertainty else None)
 
 
@@ -108,7 +126,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         cfg = model.merge_test_cfg(dict(overrides, seed=args.seed), model.test_cfg)
         steps = len(model.decode_head.reverse_timesteps(cfg.sampler, cfg.num_steps))
         rows.append((label, steps, cfg.num_samples, evaluate(model, batches, cfg)))
-        print(f'{label} {steps} steps x {cfg.num_samples}: done', flush=True)
+        print(f'{label} {steps} steps x {cfg.num_samples}: done', file=sys.stderr, flush=True)
 
     print(f'\n{args.config}, {count} images, batch {args.batch_size}, '
           f'{torch.get_num_threads()} thread(s), seed {args.seed} (one run per row)')

@@ -8,7 +8,8 @@
 # UNet baseline trained for the same time (unet-tiny-*_synthetic-folder-64x64.py: 45.61).
 # docs/diffseg.md, "CPU results".
 #   python scripts/gen_synthetic.py
-#   python tools/train.py configs/diffseg/diffseg_denoiseunet-w16_1xb8-1300_synthetic-folder-64x64-cpu.py
+#   python tools/train.py \
+#       configs/diffseg/diffseg_denoiseunet-w16_1xb8-1300_synthetic-folder-64x64-cpu.py
 _base_ = [
     '../_base_/models/diffseg.py', '../_base_/datasets/seg_folder.py',
     '../_base_/default_runtime.py'

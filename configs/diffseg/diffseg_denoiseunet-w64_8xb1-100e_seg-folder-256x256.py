@@ -2,7 +2,8 @@
 # medium augmentation, a seeded 20% validation split), T = 1000 linear betas, eps-prediction,
 # AdamW at lr 1e-4 without weight decay, batch 8 (8 GPUs x 1 image), 100 epochs, 50 DDIM steps;
 # the UNet: 64 channels, widths x(1, 2, 4, 8), 2 res blocks per level (56.6M parameters).
-#   bash tools/dist_train.sh configs/diffseg/diffseg_denoiseunet-w64_8xb1-100e_seg-folder-256x256.py 8
+#   bash tools/dist_train.sh \
+#       configs/diffseg/diffseg_denoiseunet-w64_8xb1-100e_seg-folder-256x256.py 8
 # The seed's flags as options: docs/diffseg.md ("The seed's flags").
 _base_ = [
     '../_base_/models/diffseg.py', '../_base_/datasets/seg_folder.py',

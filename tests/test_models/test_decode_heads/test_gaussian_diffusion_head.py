@@ -1,4 +1,5 @@
-"""GaussianDiffusionHead: mask encoding, the schedule it runs, its loss and one DDIM step by hand."""
+"""GaussianDiffusionHead: mask encoding, the schedule it runs, its loss and one DDIM step by
+hand."""
 import math
 
 import pytest
