@@ -17,8 +17,14 @@ _base_ = [
     '../_base_/schedules/segrefiner_hr_40k.py', '../_base_/default_runtime.py'
 ]
 max_iters = 5000
+# training: more distinct objects than the composites' default (look-alike objects 15% instead
+# of 50%, a colour step of 25-70 across the outline instead of 12-40), and the BCE weighted x5
+# within 12 px of the coarse outline, where the coarse masks' errors are: with uniform weights
+# the small model settles on copying the coarse mask (only 1-9% of a crop's pixels differ).
+train_dataloader = dict(dataset=dict(similar_prob=0.15, contrast=(25.0, 70.0)))
 model = dict(
     decode_head=dict(
+        boundary_band=dict(radius=12, weight=4.0),
         denoiser=dict(model_channels=8, num_res_blocks=1, channel_mult=(1, 1, 2, 4, 8, 20),
                       attention_strides=(32, ), num_heads=4, norm_groups=8)),
     test_cfg=dict(model_size=256, batch_max=8))

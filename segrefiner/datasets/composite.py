@@ -33,6 +33,10 @@ class CompositeRefineDataset(BaseDataset):
             generator's for the default kinds, else uniform).
         coarse_iou_range (tuple[float, float]): accepted coarse IoU to the GT.
         extra_error_prob (float): probability of an extra false positive / missing part.
+        similar_prob (float): probability of a look-alike object (cut from the background's
+            photo). Defaults to 0.5.
+        contrast (tuple[float, float]): range of the smallest colour step across the
+            object's outline. Defaults to (12, 40).
         **kwargs: :class:`mmengine.dataset.BaseDataset` arguments (``pipeline``,
             ``test_mode``, ``indices``, ...).
     """
@@ -47,7 +51,12 @@ class CompositeRefineDataset(BaseDataset):
                  coarse_probs: Optional[Sequence[float]] = None,
                  coarse_iou_range: Tuple[float, float] = COARSE_IOU_RANGE,
                  extra_error_prob: float = 0.3,
+                 similar_prob: float = 0.5,
+                 contrast: Tuple[float, float] = (12.0, 40.0),
                  **kwargs) -> None:
+        if not 0 <= similar_prob <= 1 or not 0 <= contrast[0] <= contrast[1]:
+            raise ValueError(f'need 0 <= similar_prob <= 1 and 0 <= contrast[0] <= contrast[1], '
+                             f'got {similar_prob}, {contrast}')
         if num_samples < 1 or seed < 0 or min(img_size) < 32:
             raise ValueError('need num_samples >= 1, seed >= 0 and img_size >= 32 px, got '
                              f'{num_samples}, {seed}, {img_size}')
@@ -62,6 +71,8 @@ class CompositeRefineDataset(BaseDataset):
         self.coarse_probs = coarse_probs
         self.coarse_iou_range = tuple(coarse_iou_range)
         self.extra_error_prob = extra_error_prob
+        self.similar_prob = float(similar_prob)
+        self.contrast = (float(contrast[0]), float(contrast[1]))
         kwargs.setdefault('serialize_data', False)
         super().__init__(**kwargs)
 
@@ -73,7 +84,9 @@ class CompositeRefineDataset(BaseDataset):
         """Render sample ``idx`` (of the dataset after ``indices``) from ``(seed, index)``."""
         index = super().get_data_info(idx)['index']  # the index before ``indices``
         rng = np.random.default_rng([self.seed, index])
-        img, mask, info = render_composite(rng, self.img_size, return_info=True)
+        img, mask, info = render_composite(rng, self.img_size, return_info=True,
+                                           similar_prob=self.similar_prob,
+                                           contrast=self.contrast)
         results = dict(img=img, gt_seg_map=mask.astype(np.uint8), seg_fields=['gt_seg_map'],
                        img_shape=img.shape[:2], ori_shape=img.shape[:2],
                        img_path=f'composite_s{self.seed}_{index:07d}.jpg', sample_idx=idx,

@@ -154,3 +154,18 @@ def test_config_trains_two_iterations(tmp_path, monkeypatch):
     ])
     train_tool.main()
     assert (work_dir / 'iter_2.pth').is_file()
+
+
+def test_look_alike_and_contrast_options():
+    # the same draws with the defaults spelt out; no look-alikes and a large colour step change
+    # the image but not the sampling of everything else
+    base = CompositeRefineDataset(num_samples=2, img_size=SIZE, seed=3).get_data_info(0)
+    spelt = CompositeRefineDataset(num_samples=2, img_size=SIZE, seed=3, similar_prob=0.5,
+                                   contrast=(12.0, 40.0)).get_data_info(0)
+    assert np.array_equal(base['img'], spelt['img'])
+    distinct = CompositeRefineDataset(num_samples=2, img_size=SIZE, seed=3, similar_prob=0.0,
+                                      contrast=(150.0, 150.0)).get_data_info(0)
+    assert distinct['gt_seg_map'].any() and not np.array_equal(base['img'], distinct['img'])
+    for bad in (dict(similar_prob=1.5), dict(contrast=(40.0, 10.0))):
+        with pytest.raises(ValueError, match='similar_prob'):
+            CompositeRefineDataset(num_samples=1, **bad)

@@ -590,7 +590,8 @@ def _degrade(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def render_composite(rng: np.random.Generator, size: Tuple[int, int] = (320, 320),
-                     return_info: bool = False):
+                     return_info: bool = False, similar_prob: float = 0.5,
+                     contrast: Tuple[float, float] = (12.0, 40.0)):
     """Render one photo composite and the ground-truth mask of its object.
 
     Args:
@@ -599,23 +600,30 @@ def render_composite(rng: np.random.Generator, size: Tuple[int, int] = (320, 320
         return_info (bool): also return a dict describing the scene (``shape``, ``scale``,
             ``similar``, ``occluded``, ``distractors``: list of (H, W) bool masks of the
             distractors' visible parts, used for false-positive coarse masks). Defaults to False.
+        similar_prob (float): probability that the object is cut from the background's own
+            photo (the look-alike case). Defaults to 0.5.
+        contrast (tuple[float, float]): range of the smallest mean colour step (0-255 BGR,
+            Euclidean) across the object's outline; a smaller step is raised to a draw from
+            it. Defaults to (12, 40).
 
     Returns:
         tuple: ``(image, mask)`` — (H, W, 3) uint8 BGR and (H, W) bool, never empty (and not
         the whole image) — plus ``info`` when ``return_info`` is set.
     """
     for _ in range(100):
-        image, mask, info = _render_once(rng, (int(size[0]), int(size[1])))
+        image, mask, info = _render_once(rng, (int(size[0]), int(size[1])), similar_prob,
+                                         contrast)
         if 0.003 <= mask.mean() <= 0.9:
             return (image, mask, info) if return_info else (image, mask)
     raise RuntimeError(f'no composite with a usable object in 100 draws at size {size}')
 
 
-def _render_once(rng: np.random.Generator, size: Tuple[int, int]):
+def _render_once(rng: np.random.Generator, size: Tuple[int, int], similar_prob: float,
+                  contrast_range: Tuple[float, float]):
     h, w = size
     bg_source = _draw_source(rng)
     img = photo_patch(rng, size, bg_source)
-    similar = rng.random() < 0.5
+    similar = rng.random() < similar_prob
     fg_source = dict(bg_source) if similar else _draw_source(rng)
     if similar and rng.random() < 0.5:  # same photo, slightly different colours
         fg_source['val'] = bg_source['val'] * rng.uniform(0.85, 1.15)
@@ -674,7 +682,7 @@ def _render_once(rng: np.random.Generator, size: Tuple[int, int]):
         # keep the outline visible: at least a small colour step across it
         step = fg_mean - bg_mean
         contrast = float(np.linalg.norm(step))
-        wanted = rng.uniform(12, 40)
+        wanted = rng.uniform(*contrast_range)
         if contrast < wanted:
             direction = step if contrast > 1.0 else rng.normal(0, 1, 3)
             direction = direction / max(float(np.linalg.norm(direction)), 1e-6)

@@ -2,6 +2,7 @@
 from typing import Dict, List, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
@@ -33,6 +34,11 @@ class DiscreteDiffusionHead(BaseModule):
         threshold (float): foreground threshold on the output probability; mmseg's
             ``postprocess_result`` reads it (foreground: probability > threshold).
         ignore_index (int): GT value excluded from the losses.
+        boundary_band (dict, optional): ``dict(radius=r, weight=w)`` weighs the BCE of the
+            pixels within ``r`` px of the coarse mask's outline by ``1 + w`` (the band where a
+            coarse mask's errors lie; the coarse mask is known at test time too, so the
+            weighting emphasises those pixels without biasing their decision). None (the
+            released recipe) weighs every pixel alike.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -45,6 +51,7 @@ class DiscreteDiffusionHead(BaseModule):
                  loss_texture: ConfigType = dict(type='TextureL1Loss', loss_weight=5.0),
                  threshold: float = 0.5,
                  ignore_index: int = 255,
+                 boundary_band: Optional[dict] = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.denoiser = MODELS.build(denoiser)
@@ -53,6 +60,12 @@ class DiscreteDiffusionHead(BaseModule):
         self.loss_texture = MODELS.build(loss_texture)
         self.threshold = threshold
         self.ignore_index = ignore_index
+        if boundary_band is not None and (set(boundary_band) != {'radius', 'weight'}
+                                          or int(boundary_band['radius']) < 1
+                                          or float(boundary_band['weight']) < 0):
+            raise ValueError('boundary_band needs exactly radius >= 1 and weight >= 0, got '
+                             f'{boundary_band}')
+        self.boundary_band = boundary_band
         if self.denoiser.num_timesteps != self.diffusion.num_timesteps:
             raise ValueError(f'the denoiser embeds {self.denoiser.num_timesteps} timesteps but '
                              f'the diffusion has {self.diffusion.num_timesteps}')
@@ -64,6 +77,15 @@ class DiscreteDiffusionHead(BaseModule):
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
         """Denoiser logits: x (B, C+1, H, W), t (B,) → (B, 1, H, W)."""
         return self.denoiser(x, t)
+
+    def band_weight(self, coarse: Tensor) -> Optional[Tensor]:
+        """(B, 1, H, W) 0/1 coarse mask → (B, H, W) BCE weights (``boundary_band``), or None."""
+        if self.boundary_band is None:
+            return None
+        size = 2 * int(self.boundary_band['radius']) + 1
+        dilated = F.max_pool2d(coarse, size, stride=1, padding=size // 2)
+        eroded = -F.max_pool2d(-coarse, size, stride=1, padding=size // 2)
+        return 1.0 + float(self.boundary_band['weight']) * (dilated - eroded)[:, 0]
 
     def loss(self, inputs: Tuple[Tensor, Tensor], batch_data_samples: SampleList,
              train_cfg: OptConfigType = None,
@@ -93,7 +115,8 @@ class DiscreteDiffusionHead(BaseModule):
         label = gt[:, 0].long()
         losses = {
             self.loss_mask.loss_name:
-            self.loss_mask(logits, label, ignore_index=self.ignore_index),
+            self.loss_mask(logits, label, weight=self.band_weight(coarse),
+                           ignore_index=self.ignore_index),
             self.loss_texture.loss_name:
             self.loss_texture(logits, fine, valid_mask=valid),
         }

@@ -81,3 +81,37 @@ def test_timestep_mismatch_is_an_error():
     with pytest.raises(ValueError, match='timesteps'):
         MODELS.build(dict(type='DiscreteDiffusionHead', denoiser=TINY_DENOISER,
                           diffusion=dict(type='DiscreteDiffusion', num_timesteps=4)))
+
+
+def test_boundary_band_weights_the_coarse_outline():
+    torch.manual_seed(0)
+    head = MODELS.build(dict(type='DiscreteDiffusionHead', denoiser=TINY_DENOISER,
+                             boundary_band=dict(radius=2, weight=3.0)))
+    coarse = torch.zeros(1, 1, 16, 16)
+    coarse[..., 4:12, 4:12] = 1
+    weight = head.band_weight(coarse)[0]
+    # within 2 px of the outline (rows/cols 2..13 minus the interior 6..9): 1 + 3
+    assert weight[4, 4] == 4 and weight[2, 8] == 4 and weight[8, 13] == 4
+    assert weight[8, 8] == 1 and weight[0, 0] == 1 and weight[8, 14] == 1
+    # the BCE is the per-pixel BCE weighted by the band, averaged over the pixels
+    img = torch.randn(1, 3, 16, 16)
+    gt = torch.zeros(1, 1, 16, 16, dtype=torch.long)
+    gt[..., 5:12, 4:12] = 1
+    with torch.no_grad():
+        loss = head.loss((img, coarse), gt_samples(gt), None, torch.Generator().manual_seed(0))
+        gen = torch.Generator().manual_seed(0)  # the head draws t first, then the mix
+        t = torch.randint(0, 6, (1, ), generator=gen)
+        x_t = head.diffusion.corrupt(gt.float(), t, coarse, gen)
+        logits = head.denoiser(torch.cat([img, x_t], 1), t)
+        per_pixel = torch.nn.functional.binary_cross_entropy_with_logits(
+            logits[:, 0], gt[:, 0].float(), reduction='none')
+    assert loss['loss_mask'].item() == pytest.approx((per_pixel * weight).mean().item(),
+                                                     rel=1e-5)
+
+
+@pytest.mark.parametrize('band', [dict(radius=0, weight=1.0), dict(radius=2),
+                                  dict(radius=2, weight=-1.0)])
+def test_boundary_band_is_checked(band):
+    with pytest.raises(ValueError, match='boundary_band'):
+        MODELS.build(dict(type='DiscreteDiffusionHead', denoiser=TINY_DENOISER,
+                          boundary_band=band))
