@@ -4,6 +4,8 @@ from .coco_humans import COCOHumansDataset
 from .coco_refine import CocoRefineDataset
 from .collate import multi_view_collate
 from .composite import CompositeRefineDataset  # noqa: F401
+from .ddpm_seg import (ADEBedroom30Dataset, Bedroom28Dataset, CelebA19Dataset, Cat15Dataset,
+                       DDPMSegDataset, FFHQ34Dataset, Horse21Dataset, LoadNpyAnnotations)
 from .dis import DISDataset
 from .generators import generate_synthetic_dataset
 from .hr_collection import HRCollectionDataset
@@ -17,3 +19,5 @@ from .transforms import *  # noqa: F401,F403
 __all__ = ['RefineFolderDataset', 'SyntheticRefineDataset', 'generate_synthetic_dataset',
            'BIGDataset', 'DISDataset', 'HRCollectionDataset', 'multi_view_collate',
            'OxfordPetsDataset', 'COCOHumansDataset', 'CocoRefineDataset', 'LVISRefineDataset']
+__all__ += ['ADEBedroom30Dataset', 'Bedroom28Dataset', 'CelebA19Dataset', 'Cat15Dataset',
+            'DDPMSegDataset', 'FFHQ34Dataset', 'Horse21Dataset', 'LoadNpyAnnotations']

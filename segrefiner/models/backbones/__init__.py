@@ -1,0 +1,3 @@
+from .ddpm_feature_extractor import DDPMFeatureExtractor
+
+__all__ = ['DDPMFeatureExtractor']

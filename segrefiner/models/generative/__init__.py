@@ -1,0 +1,3 @@
+from .image_ddpm import ImageDDPM
+
+__all__ = ['ImageDDPM']
