@@ -73,7 +73,7 @@ class DDPMSegDataset(BaseSegDataset):
         num_images (int, optional): use the first ``num_images`` files (error if fewer).
         **kwargs: :class:`mmseg.datasets.BaseSegDataset`'s arguments.
     """
-    METAINFO = dict(classes=(), palette=[])
+    METAINFO: dict = dict()  # the subclasses' classes and palette, or the metainfo argument
     SPLIT_SIZES = dict(train=None, test=None)
 
     def __init__(self, num_images: Optional[int] = None, **kwargs) -> None:
@@ -97,6 +97,9 @@ class DDPMSegDataset(BaseSegDataset):
             images = images[:self.num_images]
         if not images:
             raise FileNotFoundError(f'no image ({"/".join(IMG_EXTENSIONS)}) in {folder}')
+        if not self.metainfo.get('classes'):
+            raise ValueError(f'{type(self).__name__} needs the class names: use a subclass '
+                             f'(Horse21Dataset, ...) or metainfo=dict(classes=..., palette=...)')
         num_classes = len(self.metainfo['classes'])
         data_list = []
         for name in images:

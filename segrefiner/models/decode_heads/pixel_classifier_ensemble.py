@@ -55,7 +55,8 @@ class PixelClassifierEnsemble(BaseModule):
             checks start; None never stops. Defaults to None.
         patience (int): stalled batches tolerated. Defaults to 50.
         ignore_index (int): the label of unlabelled pixels, never pooled. Defaults to 255.
-        loss_decode (dict): the classification loss. Defaults to mmseg's CrossEntropyLoss.
+        loss_decode (dict): the classification loss. Defaults to mmseg's CrossEntropyLoss
+            averaged over the pixels (PyTorch's, the original's).
         init_cfg (dict, optional): mmengine init config (applied after the normal init).
     """
 
@@ -96,7 +97,8 @@ class PixelClassifierEnsemble(BaseModule):
             if isinstance(module, nn.Linear):
                 nn.init.normal_(module.weight, 0.0, init_std)
                 nn.init.zeros_(module.bias)
-        self.loss_decode = MODELS.build(loss_decode or dict(type='CrossEntropyLoss'))
+        self.loss_decode = MODELS.build(
+            loss_decode or dict(type='CrossEntropyLoss', avg_non_ignore=True))
         # early-stopping state, saved in checkpoints so that a resumed run continues it
         self.register_buffer('steps_taken', torch.zeros(num_models, dtype=torch.long))
         self.register_buffer('best_loss', torch.full((num_models, ), math.inf))

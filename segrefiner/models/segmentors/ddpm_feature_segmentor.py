@@ -138,7 +138,7 @@ class DDPMFeatureSegmentor(BaseSegmentor):
             logs.append(log_vars)
             if not self.classifier.active.any():
                 break
-        merged = {key: torch.tensor([float(log[key]) for log in logs]).mean()
+        merged = {key: torch.stack([log[key].detach() for log in logs]).mean()
                   for key in (logs[0] if logs else {})}
         merged['active_models'] = self.classifier.active.sum().float()
         return merged
