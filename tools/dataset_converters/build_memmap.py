@@ -25,14 +25,20 @@ import sys
 from typing import List, Optional
 
 import numpy as np
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmengine.utils import ProgressBar
-from mmseg.registry import DATASETS
 
-from segrefiner.datasets.memmap_seg import MEMMAP_FORMAT, memmap_files, memmap_stem
-from segrefiner.utils.compat import filter_stack_warnings
-from segrefiner.utils.io import write_bytes_atomic
+try:
+    import segrefiner  # noqa: F401
+except ImportError:  # run from a checkout without installing the package
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mmengine.config import Config  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmengine.utils import ProgressBar  # noqa: E402
+from mmseg.registry import DATASETS  # noqa: E402
+
+from segrefiner.datasets.memmap_seg import MEMMAP_FORMAT, memmap_files, memmap_stem  # noqa: E402
+from segrefiner.utils.compat import filter_stack_warnings  # noqa: E402
+from segrefiner.utils.io import write_bytes_atomic  # noqa: E402
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -197,7 +197,8 @@ class QueryDecoderHead(BaseModule):
 
         Returns:
             Tensor: (B, num_classes, H, W) float32, Σ_q softmax(cls_q)[c] · sigmoid(mask_q),
-            in [0, 1] (the argmax is the predicted class).
+            in [0, num_queries] (a score, not a probability; the argmax is the predicted
+            class).
         """
         cls_scores, mask_preds = self(inputs)
         meta = batch_img_metas[0]
