@@ -29,8 +29,9 @@ class DDPMFeatureSegmentor(BaseSegmentor):
           → one pass over the pool: every MLP its own shuffle, one optimiser step per
             pixel batch, early stopping
 
-    Only the pool holds full-dimension features, so the memory is bounded by
-    ``max_pixels · D · itemsize`` plus the batch's activations, whatever the number of images
+    Only the pool holds full-dimension features (gathered block by block), so the memory is
+    bounded by ``max_pixels · D · itemsize`` plus the batch's activations and one block's
+    float32 gathering, whatever the number of images
     (the original keeps every training pixel's features: 2 · N · H · W · D · 4 bytes at its
     peak). ``max_pixels=None`` pools every labelled pixel of the batch.
 
@@ -107,10 +108,12 @@ class DDPMFeatureSegmentor(BaseSegmentor):
                                     dtype=dtype)
         for b in range(labels.shape[0]):
             rows = torch.nonzero(image == b).flatten()
-            if rows.numel():
-                points = torch.stack([pixel[rows] // width, pixel[rows] % width], -1)
-                features[rows] = self.backbone.sample([a[b:b + 1] for a in activations],
-                                                      points[None], (height, width))[0].to(dtype)
+            points = torch.stack([pixel[rows] // width, pixel[rows] % width], -1)[None]
+            start = 0
+            for a in activations:  # block by block: no float32 copy of the image's pool
+                part = self.backbone.sample([a[b:b + 1]], points, (height, width))[0]
+                features[rows, start:start + a.shape[1]] = part.to(dtype)
+                start += a.shape[1]
         return features, labels.flatten()[index]
 
     def loss(self, inputs: Tensor, data_samples: SampleList) -> Dict[str, Tensor]:
