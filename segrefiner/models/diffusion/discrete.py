@@ -128,8 +128,16 @@ class DiscreteDiffusion(nn.Module):
                     coarse: Tensor,
                     timesteps: Optional[Sequence[int]] = None,
                     fine_probs: Optional[Tensor] = None,
-                    generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
+                    generator: Optional[torch.Generator] = None,
+                    exit_tol: float = 0.0) -> Tuple[Tensor, Tensor]:
         """Run the reverse process from the coarse mask (sampling: no gradients are kept).
+
+        Early exit (``exit_tol > 0``): after each step but the first and the last, a sample
+        whose foreground decision (``σ(logits) >= 0.5``) changed on fewer than ``exit_tol``
+        of its pixels since the previous step has saturated and leaves the chain: its
+        results are those of that step, and the later steps run on the other samples only
+        (a smaller batch, so their draws come from the generator in a different order).
+        ``exit_tol=0`` runs every step on every sample, as without early exit.
 
         Args:
             denoise_fn (Callable): ``(x (B, C+1, H, W), t (B,)) -> logits (B, 1, H, W)``.
@@ -139,10 +147,12 @@ class DiscreteDiffusion(nn.Module):
                 ``[T-1, ..., 0]`` (:meth:`timesteps`).
             fine_probs (Tensor, optional): (B, 1, H, W) initial F; zeros by default.
             generator (torch.Generator, optional): source of the uniform draws.
+            exit_tol (float): fraction of pixels in [0, 1) below which a sample whose
+                decision changed that little leaves the chain; 0 disables early exit.
 
         Returns:
-            tuple[Tensor, Tensor]: the foreground probability ``σ(logits)`` of the last step
-            (B, 1, H, W) and the cumulative fine probability F (B, 1, H, W).
+            tuple[Tensor, Tensor]: the foreground probability ``σ(logits)`` of each sample's
+            last step (B, 1, H, W) and its cumulative fine probability F (B, 1, H, W).
         """
         if timesteps is None:
             timesteps = range(self.num_timesteps - 1, -1, -1)
@@ -152,13 +162,50 @@ class DiscreteDiffusion(nn.Module):
         if any(not 0 <= i < self.num_timesteps for i in timesteps):
             raise ValueError(f'step indices must lie in [0, {self.num_timesteps}), got '
                              f'{timesteps}')
+        if not 0 <= exit_tol < 1:
+            raise ValueError(f'exit_tol must lie in [0, 1), got {exit_tol}')
         coarse = coarse.float()
         x = coarse
         if fine_probs is None:
             fine_probs = torch.zeros_like(coarse)
+        if exit_tol == 0:
+            for n, index in enumerate(timesteps):
+                t = torch.full((img.shape[0], ), index, dtype=torch.long, device=img.device)
+                logits = denoise_fn(torch.cat([img, x.to(img.dtype)], dim=1), t)
+                x, fine_probs, probs = self.step(logits, index, coarse, fine_probs,
+                                                 n == len(timesteps) - 1, generator)
+            return probs, fine_probs
+        return self._sample_loop_early_exit(denoise_fn, img, coarse, timesteps, fine_probs,
+                                            generator, exit_tol)
+
+    def _sample_loop_early_exit(self, denoise_fn: Callable[[Tensor, Tensor], Tensor],
+                                img: Tensor, coarse: Tensor, timesteps: List[int],
+                                fine_probs: Tensor, generator: Optional[torch.Generator],
+                                exit_tol: float) -> Tuple[Tensor, Tensor]:
+        """:meth:`sample_loop` with early exit: shapes as there, ``coarse`` float."""
+        probs_out = torch.empty_like(coarse)
+        fine_out = torch.empty_like(coarse)
+        active = torch.arange(img.shape[0], device=img.device)  # samples still in the chain
+        img_active, coarse_active, x, previous = img, coarse, coarse, None
         for n, index in enumerate(timesteps):
-            t = torch.full((img.shape[0], ), index, dtype=torch.long, device=img.device)
-            logits = denoise_fn(torch.cat([img, x.to(img.dtype)], dim=1), t)
-            x, fine_probs, probs = self.step(logits, index, coarse, fine_probs,
-                                             n == len(timesteps) - 1, generator)
-        return probs, fine_probs
+            is_last = n == len(timesteps) - 1
+            t = torch.full((active.numel(), ), index, dtype=torch.long, device=img.device)
+            logits = denoise_fn(torch.cat([img_active, x.to(img.dtype)], dim=1), t)
+            x, fine_probs, probs = self.step(logits, index, coarse_active, fine_probs, is_last,
+                                             generator)
+            decision = probs >= 0.5
+            if is_last or previous is None:
+                done = torch.full_like(active, is_last, dtype=torch.bool)
+            else:
+                done = (decision != previous).flatten(1).float().mean(1) < exit_tol
+            previous = decision
+            if bool(done.any()):
+                probs_out[active[done]] = probs[done]
+                fine_out[active[done]] = fine_probs[done]
+                keep = ~done
+                active, img_active, coarse_active, x, fine_probs, previous = (
+                    v[keep] for v in (active, img_active, coarse_active, x, fine_probs,
+                                      previous))
+                if active.numel() == 0:
+                    break
+        return probs_out, fine_out

@@ -19,7 +19,7 @@ from ..utils import (Box, crop_patch, crop_resize, mask_box, merge_patches, mixe
 #: Defaults of ``test_cfg``; see :class:`Refiner`.
 DEFAULT_TEST_CFG = dict(
     mode='crop', model_size=256, steps=6, pad_width=20, batch_max=32, area_thr=0,
-    autocast_dtype=None, channels_last=False)
+    autocast_dtype=None, channels_last=False, fast=False, early_exit=None, dedup=False)
 
 #: Defaults of the keys only the ``'hr'`` mode reads; see :meth:`Refiner.hr_inference`.
 HR_DEFAULTS = dict(
@@ -31,6 +31,11 @@ MODES = ('crop', 'whole', 'instance', 'hr', 'auto')
 
 #: ``test_cfg.global_view`` values of the ``'hr'`` mode; see :meth:`Refiner.hr_inference`.
 GLOBAL_VIEWS = ('image', 'box')
+
+#: The autocast dtype of ``test_cfg.fast=True`` unless ``autocast_dtype`` is set: bfloat16
+#: (native on CPUs with AVX-512 BF16 / AMX; float32's range), float16 on CUDA devices without
+#: bfloat16.
+FAST_DTYPE = 'bfloat16'
 
 #: Probabilities are clamped to [LOGIT_EPS, 1 − LOGIT_EPS] before they are handed to mmseg's
 #: post-processing as logits (finite in float32: ±13.8); it returns them within 1e-6.
@@ -83,8 +88,22 @@ class Refiner(BaseSegmentor):
     (1, H, W) and ``pred_sem_seg`` = ``probability > decode_head.threshold`` (mmseg's rule: a
     pixel at exactly the threshold is background), a float 0/1 map.
 
-    Other ``test_cfg`` keys: ``autocast_dtype`` (e.g. ``'bfloat16'``) runs the denoiser under
-    autocast, ``channels_last=True`` uses the channels-last memory format.
+    Speed (``docs/segrefiner.md``, 'Inference speed'; none of them is on by default, and
+    with all of them off the results are those of the reference computation, bit for bit):
+
+    - ``autocast_dtype`` (e.g. ``'bfloat16'``) runs the denoiser under autocast,
+      ``channels_last=True`` uses the channels-last memory format;
+    - ``fast=True``: the fastest path whose masks agree with float32 (>= 99.5% of the pixels
+      with the same random draws, ``benchmarks/bench_refiner.py``): ``channels_last`` and
+      autocast to ``autocast_dtype`` or, if that is None, ``FAST_DTYPE`` (bfloat16; on a
+      CUDA device without bfloat16, float16); the denoiser's GroupNorms then run the
+      mixed-precision kernel (:class:`GroupNorm32`);
+    - ``early_exit=dict(tol=τ)``: a crop leaves the reverse chain once its foreground
+      decision changed on fewer than a fraction τ of its pixels in a step (after the second
+      step at the earliest; :meth:`DiscreteDiffusion.sample_loop`); its result is that
+      step's probability. ``tol=0`` runs every step;
+    - ``dedup=True`` (``'instance'`` mode): instances of a sample with identical coarse masks
+      are refined once and share the refined mask.
 
     Args:
         decode_head (dict): config of the :class:`DiscreteDiffusionHead`.
@@ -116,6 +135,16 @@ class Refiner(BaseSegmentor):
             raise ValueError(f'test_cfg.mode must be one of {sorted(MODES)}, got {cfg.mode!r}')
         if cfg.batch_max < 1:
             raise ValueError(f'test_cfg.batch_max must be >= 1, got {cfg.batch_max}')
+        if cfg.early_exit is not None:
+            if not isinstance(cfg.early_exit, dict) or set(cfg.early_exit) != {'tol'}:
+                raise ValueError("test_cfg.early_exit must be None or dict(tol=τ), got "
+                                 f'{cfg.early_exit!r}')
+            if not 0 <= cfg.early_exit['tol'] < 1:
+                raise ValueError('test_cfg.early_exit.tol must lie in [0, 1), got '
+                                 f"{cfg.early_exit['tol']}")
+        for key in ('fast', 'channels_last', 'dedup'):
+            if not isinstance(cfg[key], bool):
+                raise ValueError(f'test_cfg.{key} must be True or False, got {cfg[key]!r}')
         return cfg
 
     # ----------------------------------------------------------------- mmseg interface
@@ -461,6 +490,11 @@ class Refiner(BaseSegmentor):
         4. each probability crop is pasted back into its box with mmdet's mask paste and
            thresholded (``>= threshold``); the mask is empty outside its box.
 
+        With ``dedup=True`` an instance whose coarse mask equals that of an earlier instance
+        of its sample (duplicate detections, e.g. one object under two labels) is not
+        refined: it gets the earlier one's refined mask (the crops are identical, so only the
+        random draws differ).
+
         The detector's boxes, scores and labels are kept. Memory stays bounded for images with
         hundreds of detections: crops are made ``batch_max`` at a time, and each result is
         pasted into its box region of a boolean mask (no full-size float canvas per instance).
@@ -482,6 +516,7 @@ class Refiner(BaseSegmentor):
         coarse_masks: List[Tensor] = []
         refined_masks: List[Tensor] = []
         jobs: List[Tuple[int, int, Box]] = []  # (sample, instance, box) to refine
+        copies: List[Tuple[int, int, int]] = []  # dedup: (sample, instance, its original)
         for i, sample in enumerate(data_samples):
             masks = self._coarse_instances(sample).masks.bool()
             img_shape = tuple(sample.metainfo.get('img_shape', inputs.shape[-2:]))
@@ -491,7 +526,19 @@ class Refiner(BaseSegmentor):
                                  f'{sample.metainfo.get("img_path")}; the instance mode needs '
                                  'a test pipeline without resizing')
             areas = masks.flatten(1).sum(1)
-            for j in torch.nonzero(areas >= max(cfg.area_thr, 1)).flatten().tolist():
+            todo = torch.nonzero(areas >= max(cfg.area_thr, 1)).flatten()
+            first = todo.tolist()
+            if cfg.dedup and todo.numel() > 1:
+                _, group = torch.unique(masks[todo].flatten(1), dim=0, return_inverse=True)
+                originals: Dict[int, int] = {}
+                first = []
+                for j, g in zip(todo.tolist(), group.tolist()):
+                    if g in originals:
+                        copies.append((i, j, originals[g]))
+                    else:
+                        originals[g] = j
+                        first.append(j)
+            for j in first:
                 jobs.append((i, j, mask_box(masks[j], cfg.pad_width)))
             images.append(inputs[i, :, :img_shape[0], :img_shape[1]])
             coarse_masks.append(masks)
@@ -505,6 +552,8 @@ class Refiner(BaseSegmentor):
                                       generator=generator)
             for (i, j, box), prob in zip(chunk, probs):
                 paste_mask(refined_masks[i][j], prob, box, self.decode_head.threshold)
+        for i, j, original in copies:
+            refined_masks[i][j] = refined_masks[i][original]
         for sample, masks in zip(data_samples, refined_masks):
             coarse = sample.coarse_instances
             sample.pred_instances = InstanceData(masks=masks, bboxes=coarse.bboxes,
@@ -547,8 +596,10 @@ class Refiner(BaseSegmentor):
                         generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
         """The head's reverse process over ``timesteps`` on crops at the model size.
 
-        Batches of ``cfg.batch_max`` crops, under ``cfg.autocast_dtype`` and
-        ``cfg.channels_last`` (see the class docstring).
+        Batches of ``cfg.batch_max`` crops through the head's denoiser and
+        :meth:`DiscreteDiffusion.sample_loop`, with the precision of ``cfg.fast``,
+        ``cfg.autocast_dtype`` and ``cfg.channels_last`` and the early exit of
+        ``cfg.early_exit`` (see the class docstring).
 
         Args:
             img (Tensor): (N, C, S, S) normalised image crops.
@@ -565,20 +616,37 @@ class Refiner(BaseSegmentor):
         if img.shape[0] == 0:
             empty = img.new_zeros((0, 1) + img.shape[-2:], dtype=torch.float)
             return empty, empty
-        if cfg.channels_last:
-            self.decode_head.denoiser.to(memory_format=torch.channels_last)
+        head = self.decode_head
+        dtype, channels_last = self.precision(cfg, img.device)
+        if channels_last:
+            head.denoiser.to(memory_format=torch.channels_last)
             img = img.contiguous(memory_format=torch.channels_last)
-        head_cfg = dict(timesteps=list(timesteps))
-        outputs = []
-        with self._inference_context(cfg, img.device):
+        exit_tol = cfg.early_exit['tol'] if cfg.get('early_exit') else 0.0
+        probs, fine_probs = [], []
+        autocast = (contextlib.nullcontext() if dtype is None else
+                    torch.autocast(img.device.type, dtype=dtype))
+        with autocast:
             for start in range(0, img.shape[0], cfg.batch_max):
-                img_chunk = img[start:start + cfg.batch_max]
-                coarse_chunk = coarse[start:start + cfg.batch_max]
-                metas = [dict(img_shape=tuple(img.shape[-2:]))] * img_chunk.shape[0]
-                outputs.append(self.decode_head.predict((img_chunk, coarse_chunk), metas,
-                                                        head_cfg, generator=generator))
-        outputs = torch.cat(outputs)  # (N, 2, S, S): probability, F
-        return outputs[:, :1], outputs[:, 1:]
+                chunk = slice(start, start + cfg.batch_max)
+                prob, fine_prob = head.diffusion.sample_loop(
+                    head.denoiser, img[chunk], coarse[chunk], list(timesteps),
+                    generator=generator, exit_tol=exit_tol)
+                probs.append(prob.float())
+                fine_probs.append(fine_prob.float())
+        return torch.cat(probs), torch.cat(fine_probs)
+
+    @staticmethod
+    def precision(cfg: ConfigDict, device: torch.device
+                  ) -> Tuple[Optional[torch.dtype], bool]:
+        """The denoiser's autocast dtype (None: float32) and whether it runs channels-last,
+        from ``fast``, ``autocast_dtype`` and ``channels_last`` (class docstring)."""
+        name = cfg.autocast_dtype
+        if cfg.get('fast') and name is None:
+            name = FAST_DTYPE
+            if device.type == 'cuda' and not torch.cuda.is_bf16_supported():
+                name = 'float16'
+        return (None if name is None else getattr(torch, name),
+                bool(cfg.channels_last or cfg.get('fast')))
 
     def valid_shapes(self, inputs: Tensor, data_samples: SampleList) -> List[Tuple[int, int]]:
         """Each sample's (h, w) region of the padded ``inputs``: its ``img_shape``, top left.
@@ -624,9 +692,3 @@ class Refiner(BaseSegmentor):
         if inputs.shape[-2] % divisor or inputs.shape[-1] % divisor:
             raise ValueError(f'input size {tuple(inputs.shape[-2:])} must be divisible by '
                              f'{divisor}; resize or pad to the model size in the pipeline')
-
-    @staticmethod
-    def _inference_context(cfg: ConfigDict, device: torch.device):
-        if cfg.autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=device.type, dtype=getattr(torch, cfg.autocast_dtype))
