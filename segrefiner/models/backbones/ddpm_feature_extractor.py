@@ -36,7 +36,8 @@ class DDPMFeatureExtractor(BaseModule):
     (ddpm-segmentation's order). With the released 256² models and the defaults that is
     3 × (1024 + 512 + 512 + 512 + 256) = 8448 channels.
 
-    The UNet is frozen (no gradients, always in eval mode: no dropout) and kept out of the
+    The UNet is frozen (no gradients, always in eval mode: no dropout), serves the extraction
+    only (its hooks end its forward pass after the last block read) and is kept out of the
     state dict: a trained segmentor's checkpoint holds its classifiers only, and the UNet's
     weights come from ``checkpoint``.
 

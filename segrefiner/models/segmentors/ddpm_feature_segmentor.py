@@ -1,5 +1,5 @@
 """``DDPMFeatureSegmentor``: label-efficient segmentation from the features of a frozen DDPM."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F

@@ -15,7 +15,8 @@ from segrefiner.models.denoisers.guided_diffusion_unet import (
 from segrefiner.models.diffusion.gaussian import GaussianDiffusion
 from segrefiner.utils.checkpoint import CheckpointMismatchError, UntrustedCheckpointError
 
-LISTING = Path(__file__).resolve().parents[2] / 'data' / 'guided_diffusion_unet_lsun256_state_dict.txt'
+LISTING = (Path(__file__).resolve().parents[2] / 'data' /
+           'guided_diffusion_unet_lsun256_state_dict.txt')
 
 #: tiny flag sets (widths are multiples of 32: guided-diffusion's GroupNorm has 32 groups)
 TINY = dict(image_size=16, num_channels=32, num_res_blocks=1, channel_mult='1,2',

@@ -1,13 +1,13 @@
 # The supervised baseline of the CPU recipe (docs/ddpm_features.md, 'On the CPU'): mmseg's
 # UNet-S5-D16 with 16 channels, BN and an FCNHead (the tiny UNet of configs/diffseg/) trained on
 # the same 10 labelled synthetic images at 64x64, without augmentation; AdamW 3e-3, cosine
-# decay, 600 iterations of batch 8; mIoU on the 40 val images at the end.
+# decay, 300 iterations of batch 8; mIoU on the 40 val images at the end.
 _base_ = [
     '../_base_/models/unet_fcn.py', '../_base_/datasets/ddpm_synthetic.py',
     '../_base_/default_runtime.py'
 ]
 norm_cfg = dict(type='BN', requires_grad=True)
-max_iters = 600
+max_iters = 300
 model = dict(
     data_preprocessor=dict(size=(64, 64)),
     backbone=dict(base_channels=16, norm_cfg=norm_cfg),
