@@ -1,0 +1,122 @@
+"""Speed options of the Refiner: ``fast``, ``early_exit``, ``dedup`` and their validation."""
+import pytest
+import torch
+from mmseg.registry import MODELS
+
+from segrefiner.models.denoisers.denoise_unet import GroupNorm32
+from segrefiner.models.diffusion import DiscreteDiffusion
+from test_instance_inference import ConstantDenoiser, batch, boxes_mask, instance_model
+from utils import tiny_refiner_cfg
+
+
+def crops(num=3, size=32, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    img = torch.randn(num, 3, size, size, generator=gen)
+    coarse = torch.zeros(num, 1, size, size)
+    coarse[:, :, size // 4:3 * size // 4, size // 5:4 * size // 5] = 1
+    return img, coarse
+
+
+def refine(model, img, coarse, **cfg):
+    cfg = model.merge_test_cfg(cfg, model.test_cfg)
+    return model.refine_crops(img, coarse, cfg=cfg, generator=torch.Generator().manual_seed(1))
+
+
+def test_fast_path_agrees_with_float32():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_refiner_cfg()).eval()
+    img, coarse = crops()
+    ref = refine(model, img, coarse)
+    fast = refine(model, img, coarse, fast=True)
+    assert fast.dtype == torch.float32 and fast.shape == ref.shape
+    assert ((ref >= 0.5) == (fast >= 0.5)).float().mean() >= 0.995
+    assert model.precision(model.merge_test_cfg(dict(fast=True)), img.device) == (
+        torch.bfloat16, True)
+    # autocast_dtype given: fast keeps it
+    assert model.precision(model.merge_test_cfg(dict(fast=True, autocast_dtype='float16')),
+                           img.device) == (torch.float16, True)
+    assert model.precision(model.test_cfg, img.device) == (None, False)
+
+
+def test_group_norm_bf16_kernel_equals_the_cast_round_trip():
+    norm = GroupNorm32(4, 16)
+    torch.nn.init.normal_(norm.weight)
+    x = (torch.randn(2, 16, 8, 8) * 3 + 1).bfloat16().contiguous(
+        memory_format=torch.channels_last)
+    expected = torch.nn.GroupNorm.forward(norm, x.float()).bfloat16()
+    out = norm(x)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), expected.float(), atol=1e-2, rtol=1e-2)
+
+
+def test_early_exit_with_zero_tol_changes_nothing():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_refiner_cfg()).eval()
+    img, coarse = crops()
+    ref = refine(model, img, coarse)
+    assert torch.equal(refine(model, img, coarse, early_exit=dict(tol=0.0)), ref)
+
+
+def test_early_exit_stops_saturated_crops_after_two_steps():
+    denoiser = ConstantDenoiser()  # a confident copy of the mask input: saturated at once
+    model = MODELS.build(tiny_refiner_cfg())
+    model.decode_head.denoiser = denoiser
+    img, coarse = crops(num=5)
+    full = refine(model, img, coarse)
+    assert denoiser.calls == [5] * 6
+    denoiser.calls.clear()
+    early = refine(model, img, coarse, early_exit=dict(tol=0.01))
+    assert denoiser.calls == [5, 5]  # the decision did not change in step 2: all leave
+    assert torch.equal(early >= 0.5, full >= 0.5)
+
+
+def test_sample_loop_early_exit_per_sample():
+    """Samples leave one by one; each keeps the results of its own last step."""
+    diffusion = DiscreteDiffusion()
+    calls = []
+
+    def denoise(x, t):
+        calls.append(x.shape[0])
+        # sample 0 (image 0) repeats its decision; sample 1 (image 1) flips half of its
+        # pixels every step
+        logits = torch.full_like(x[:, 3:], 5.0)
+        flips = x[:, :1, :4] > 0.5
+        logits[:, :, :4][flips] *= -1 if len(calls) % 2 else 1
+        return logits
+
+    img, coarse = torch.zeros(2, 3, 8, 8), torch.ones(2, 1, 8, 8)
+    img[1] = 1
+    probs, fine = diffusion.sample_loop(denoise, img, coarse, exit_tol=0.2)
+    assert calls == [2, 2, 1, 1, 1, 1]
+    assert torch.allclose(probs[0], torch.sigmoid(torch.tensor(5.0)).expand(1, 8, 8))
+    # sample 0 left after index 4: F of two steps; sample 1 ran to index 0
+    assert fine[0].max() < fine[1].min()
+    with pytest.raises(ValueError, match='exit_tol'):
+        diffusion.sample_loop(denoise, img, coarse, exit_tol=1.0)
+
+
+def test_dedup_refines_identical_masks_once():
+    boxes = [(5, 4, 45, 40), (5, 4, 45, 40), (40, 20, 68, 48), (5, 4, 45, 40)]
+    masks = boxes_mask(60, 80, boxes)
+    denoiser = ConstantDenoiser()
+    model = instance_model(denoiser, steps=2, dedup=True)
+    refined = model.test_step(batch(masks))[0].pred_instances.masks
+    assert sum(denoiser.calls) == 2 * 2  # two distinct masks, two steps
+    assert torch.equal(refined[0], refined[1]) and torch.equal(refined[0], refined[3])
+    denoiser.calls.clear()
+    model.test_cfg.dedup = False
+    assert torch.equal(model.test_step(batch(masks))[0].pred_instances.masks, refined)
+    assert sum(denoiser.calls) == 4 * 2
+
+
+@pytest.mark.parametrize('cfg, match', [
+    (dict(early_exit=0.1), 'early_exit must be None or dict'),
+    (dict(early_exit=dict(tol=0.1, steps=2)), 'early_exit must be None or dict'),
+    (dict(early_exit=dict(tol=1.0)), r'early_exit.tol must lie in \[0, 1\)'),
+    (dict(early_exit=dict(tol=-0.1)), r'early_exit.tol must lie in \[0, 1\)'),
+    (dict(fast='yes'), 'fast must be True or False'),
+    (dict(dedup=1), 'dedup must be True or False'),
+])
+def test_speed_options_are_validated(cfg, match):
+    with pytest.raises(ValueError, match=match):
+        MODELS.build(tiny_refiner_cfg(**cfg))
