@@ -112,7 +112,8 @@ class MemmapSegDataset(BaseSegDataset):
     the resize (flips, photometric changes, ``PackSegInputs``).
 
     The maps are opened on the first sample a process reads (each dataloader worker opens them
-    once) and are never loaded whole.
+    once) and are never loaded whole. The classes are the header's unless ``metainfo`` gives
+    them.
 
     Args:
         header (str): the ``{stem}.json`` header, relative to ``data_root`` or absolute.
@@ -120,23 +121,21 @@ class MemmapSegDataset(BaseSegDataset):
         **kwargs: other arguments of :class:`mmseg.datasets.BaseSegDataset` (``pipeline``,
             ``metainfo``, ``indices``, ...).
     """
-    METAINFO = dict(classes=('background', 'person'), palette=[[0, 0, 0], [255, 255, 255]])
+    METAINFO: dict = dict()
 
     def __init__(self, header: str, data_root: Optional[str] = None, **kwargs) -> None:
         self.header_path = header if data_root is None or osp.isabs(header) \
             else osp.join(data_root, header)
         self._maps: Optional[Tuple[np.memmap, np.memmap]] = None
         self._maps_pid: Optional[int] = None
+        if kwargs.get('metainfo') is None:
+            kwargs['metainfo'] = dict(classes=tuple(read_header(self.header_path)['classes']))
         super().__init__(data_root=data_root, **kwargs)
 
     def load_data_list(self) -> List[dict]:
         """One item per sample of the header: ``memmap_row`` (its row in the maps) and its
         source files."""
         header = read_header(self.header_path)
-        classes = tuple(header['classes'])
-        if classes != tuple(self._metainfo['classes']) and self.label_map is None:
-            raise ValueError(f'{self.header_path} holds classes {classes}, the dataset expects '
-                             f'{tuple(self._metainfo["classes"])} (set metainfo=dict(classes=...))')
         return [dict(memmap_row=i, img_path=source['img_path'],
                      seg_map_path=source['seg_map_path'], label_map=self.label_map,
                      reduce_zero_label=False, seg_fields=[])
