@@ -16,7 +16,7 @@ from segrefiner.datasets.transforms.coarse_mask import mask_iou
 from .utils import object_mask
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(ROOT, 'configs', 'segrefiner', 'segrefiner_denoiseunet-w8_1xb8-5k_composite-128x128-cpu.py')
+CONFIG = osp.join(ROOT, 'configs', 'segrefiner', 'segrefiner_denoiseunet-w8_1xb8-3k_composite-128x128-cpu.py')
 SIZE = (96, 112)
 
 

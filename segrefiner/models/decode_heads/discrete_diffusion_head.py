@@ -1,5 +1,5 @@
 """The refinement head: denoiser + discrete diffusion + SegRefiner's losses."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +39,10 @@ class DiscreteDiffusionHead(BaseModule):
             coarse mask's errors lie; the coarse mask is known at test time too, so the
             weighting emphasises those pixels without biasing their decision). None (the
             released recipe) weighs every pixel alike.
+        timestep_weights (Sequence[float], optional): relative frequencies of the training
+            step indices 0..T-1 (T values); None (the released recipe) draws them uniformly.
+            Larger weights on the last indices train more on inputs close to the coarse mask,
+            the state the reverse process starts from.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -52,6 +56,7 @@ class DiscreteDiffusionHead(BaseModule):
                  threshold: float = 0.5,
                  ignore_index: int = 255,
                  boundary_band: Optional[dict] = None,
+                 timestep_weights: Optional[Sequence[float]] = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.denoiser = MODELS.build(denoiser)
@@ -66,6 +71,14 @@ class DiscreteDiffusionHead(BaseModule):
             raise ValueError('boundary_band needs exactly radius >= 1 and weight >= 0, got '
                              f'{boundary_band}')
         self.boundary_band = boundary_band
+        if timestep_weights is not None:
+            timestep_weights = torch.as_tensor(timestep_weights, dtype=torch.float64)
+            if (timestep_weights.shape != (self.diffusion.num_timesteps, )
+                    or bool((timestep_weights < 0).any()) or timestep_weights.sum() <= 0):
+                raise ValueError(f'timestep_weights needs {self.diffusion.num_timesteps} '
+                                 f'non-negative values, not all zero, got '
+                                 f'{timestep_weights.tolist()}')
+        self.timestep_weights = timestep_weights
         if self.denoiser.num_timesteps != self.diffusion.num_timesteps:
             raise ValueError(f'the denoiser embeds {self.denoiser.num_timesteps} timesteps but '
                              f'the diffusion has {self.diffusion.num_timesteps}')
@@ -109,7 +122,11 @@ class DiscreteDiffusionHead(BaseModule):
         valid = gt != self.ignore_index
         coarse = coarse.to(img.dtype)
         fine = torch.where(valid, gt.to(img.dtype), coarse)
-        t = self.diffusion.sample_timesteps(img.shape[0], img.device, generator)
+        if self.timestep_weights is None:
+            t = self.diffusion.sample_timesteps(img.shape[0], img.device, generator)
+        else:
+            t = torch.multinomial(self.timestep_weights, img.shape[0], replacement=True,
+                                  generator=generator).to(img.device)
         x_t = self.diffusion.corrupt(fine, t, coarse, generator)
         logits = self.denoiser(torch.cat([img, x_t], dim=1), t)
         label = gt[:, 0].long()

@@ -115,3 +115,23 @@ def test_boundary_band_is_checked(band):
     with pytest.raises(ValueError, match='boundary_band'):
         MODELS.build(dict(type='DiscreteDiffusionHead', denoiser=TINY_DENOISER,
                           boundary_band=band))
+
+
+def test_timestep_weights_pick_the_training_steps():
+    torch.manual_seed(0)
+    head = MODELS.build(dict(type='DiscreteDiffusionHead', denoiser=TINY_DENOISER,
+                             timestep_weights=[0, 0, 0, 0, 0, 1]))
+    seen = []
+    head.denoiser.register_forward_pre_hook(lambda mod, args: seen.append(args[1].clone()))
+    img = torch.randn(4, 3, 16, 16)
+    gt = torch.zeros(4, 1, 16, 16, dtype=torch.long)
+    gt[..., 4:12, 4:12] = 1
+    coarse = torch.zeros(4, 1, 16, 16)
+    coarse[..., 3:10, 5:13] = 1
+    with torch.no_grad():
+        head.loss((img, coarse), gt_samples(gt), None, torch.Generator().manual_seed(0))
+    assert seen[0].tolist() == [5, 5, 5, 5]  # the last index only: x_t is the coarse mask
+    for bad in ([1, 1], [0] * 6, [1, 1, 1, 1, 1, -1]):
+        with pytest.raises(ValueError, match='timestep_weights'):
+            MODELS.build(dict(type='DiscreteDiffusionHead', denoiser=TINY_DENOISER,
+                              timestep_weights=bad))

@@ -1,8 +1,8 @@
-# The bundled default refiner: a small SegRefiner (the released diffusion, losses and crop-mode
-# inference at 256x256) trained on the CPU on realistic photo composites (see
-# configs/_base_/datasets/composite.py), for real photographs.
-#   python tools/train.py configs/segrefiner/segrefiner_denoiseunet-w8_1xb8-5k_composite-128x128-cpu.py \
-#       --work-dir work_dirs/segrefiner_denoiseunet-w8_1xb8-5k_composite-128x128-cpu
+# The bundled default refiner, stage 1 of 2: a small SegRefiner (the released diffusion, losses
+# and crop-mode inference at 256x256) trained on the CPU on realistic photo composites (see
+# configs/_base_/datasets/composite.py), for real photographs. Stage 2 (fine-tuning from this
+# run's last checkpoint): segrefiner_denoiseunet-w8_1xb8-3k-ft3k_composite-128x128-cpu.py.
+#   python tools/train.py configs/segrefiner/segrefiner_denoiseunet-w8_1xb8-3k_composite-128x128-cpu.py
 # Another length: --cfg-options train_cfg.max_iters=N param_scheduler.1.end=N
 #
 # Denoiser: 3.82 M parameters (14.6 MiB fp32 weights); widths 8-8-16-32-64-160 at strides 1-32
@@ -16,7 +16,7 @@ _base_ = [
     '../_base_/models/segrefiner.py', '../_base_/datasets/composite.py',
     '../_base_/schedules/segrefiner_hr_40k.py', '../_base_/default_runtime.py'
 ]
-max_iters = 5000
+max_iters = 3000
 # training: more distinct objects than the composites' default (look-alike objects 15% instead
 # of 50%, a colour step of 25-70 across the outline instead of 12-40), and the BCE weighted x5
 # within 12 px of the coarse outline, where the coarse masks' errors are: with uniform weights
