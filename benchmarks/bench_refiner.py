@@ -1,40 +1,84 @@
-"""Denoiser forward latency and efficiency, next to the machine's peak GEMM rate.
+"""Refinement speed: the reference computation, the fast path and the evaluations it saves.
 
-Prints one table: for the released-size denoiser at 256² and the CPU demo config, the median
-forward latency (batch 1), the FLOPs of one forward (counted by torch's FlopCounterMode: convs,
-matmuls, attention), the achieved GFLOP/s, and that rate as a fraction of the peak GEMM rate
-measured in the same run (fp32; bf16 rows use the bf16 GEMM peak). Also the agreement of the
-bf16 / channels-last masks with fp32 on a refinement run.
+One run prints three tables.
 
-    python benchmarks/bench_refiner.py [--repeats 5] [--threads N]
+1. Speed, for the released-size denoiser (118.6M, random weights) at 256² and the CPU demo
+   config at 128², one crop (batch 1): ``refine_crops`` with 6 reverse steps in the reference
+   computation (eager float32, the default ``test_cfg``) and with ``test_cfg.fast=True``
+   (bf16 autocast + channels-last, same random draws). Per path: the median denoiser forward
+   (timed inside the refinement), the FLOPs of one forward (torch's FlopCounterMode: convs,
+   matmuls, attention), GFLOP/s and their fraction of the peak GEMM rate measured in the same
+   run (fp32 rows against the fp32 peak, bf16 rows against the bf16 peak), the whole
+   refinement's time, its speed-up over the reference's 6 forwards, and the agreement of the
+   refined masks with the reference's (fraction of equal pixels at 0.5).
+2. Network evaluations per image and quality, with the bundled refiner (``init_refiner()``)
+   on the synthetic benchmark (the demo's val split: 40 images of 160², generated in a
+   temporary folder), without and with the savings of ``--tol`` (``test_cfg.early_exit``)
+   and ``dedup``: ``crop`` mode on each image; ``instance`` mode with every object detected
+   twice (a detector's duplicate under a second label); ``hr`` mode (``refine(mode='hr')``)
+   on the images up-sampled 4× (640²). Quality: pooled IoU, mean mBA and mean boundary F at
+   2 px against the GT, in percent (``benchmarks/bench_real.py``'s scores); the real images
+   are ``bench_real.py``'s job.
+
+With ``--threads 1`` every time is the CPU time of this process, so a machine shared with
+other jobs gives the times of an idle one; with more threads they are wall times.
+
+    python benchmarks/bench_refiner.py [--repeats 1] [--threads N] [--tol 0.01]
+        [--skip-released] [--skip-savings]
 """
 import argparse
+import importlib.util
+import os
 import os.path as osp
 import statistics
+import sys
+import tempfile
 import time
+from typing import Callable, Dict, List, Sequence, Tuple
 
+import cv2
+import numpy as np
 import torch
 from mmengine.config import Config
+from mmengine.structures import InstanceData
+from mmseg.structures import SegDataSample
 from torch.utils.flop_counter import FlopCounterMode
 
-from segrefiner.apis import init_refiner
+from segrefiner.apis import init_refiner, refine
+from segrefiner.datasets.generators import generate_synthetic_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = {
     'released (118.6M) 256²': ('configs/_base_/models/segrefiner.py', 256),
     'demo (CPU) 128²': ('configs/segrefiner/segrefiner_demo_cpu.py', 128),
 }
+STEPS = 6
 
 
-def median_time(fn, repeats: int, warmup: int = 1) -> float:
+def clock() -> float:
+    """Seconds of the benchmark's clock: this process's CPU time with one thread (times that do
+    not depend on other load of the machine), else wall time (``--threads``)."""
+    return time.process_time() if torch.get_num_threads() == 1 else time.perf_counter()
+
+
+def load_bench_real():
+    """``benchmarks/bench_real.py`` as a module (its scores and table helpers)."""
+    spec = importlib.util.spec_from_file_location('bench_real',
+                                                  osp.join(ROOT, 'benchmarks', 'bench_real.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
     """Median wall time of ``fn()`` in seconds."""
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
@@ -45,76 +89,187 @@ def peak_gemm_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> flo
     return 2 * n**3 / seconds / 1e9
 
 
-def forward_flops(net, x, t) -> int:
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        net(x, t)
-    return counter.get_total_flops()
+class ForwardTimer:
+    """Wall time of each forward of a module (pre/post forward hooks)."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.times: List[float] = []
+        self._start = 0.0
+        module.register_forward_pre_hook(self._pre)
+        module.register_forward_hook(self._post)
+
+    def _pre(self, module, args) -> None:
+        self._start = clock()
+
+    def _post(self, module, args, output) -> None:
+        self.times.append(clock() - self._start)
 
 
-def bench_config(name, cfg_path, size, repeats, peaks):
-    cfg = Config.fromfile(osp.join(ROOT, cfg_path))
-    model = init_refiner(cfg)
-    net = model.decode_head.denoiser
-    x, t = torch.randn(1, 4, size, size), torch.tensor([5])
-    flops = forward_flops(net, x, t)
-    rows = []
-    for label, dtype, channels_last in (('fp32', None, False),
-                                        ('bf16 autocast + channels-last', torch.bfloat16, True)):
-        xin = x.contiguous(memory_format=torch.channels_last) if channels_last else x
-        if channels_last:
-            net.to(memory_format=torch.channels_last)
-
-        def run():
-            with torch.no_grad(), torch.autocast('cpu', dtype=dtype, enabled=dtype is not None):
-                net(xin, t)
-
-        seconds = median_time(run, repeats)
-        gflops = flops / seconds / 1e9
-        peak = peaks['bf16' if dtype is not None else 'fp32']
-        rows.append((name, label, seconds * 1e3, flops / 1e9, gflops, gflops / peak))
-    net.to(memory_format=torch.contiguous_format)
-    return rows, model
-
-
-def mask_agreement(model, size: int) -> float:
-    """Fraction of pixels where bf16/channels-last refinement equals fp32 (same draws)."""
-    gen = torch.Generator().manual_seed(0)
-    img = torch.randn(2, 3, size, size, generator=gen)
-    coarse = torch.zeros(2, 1, size, size)
+def crop_inputs(size: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """A (1, 3, size, size) random image and a (1, 1, size, size) rectangle mask."""
+    img = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+    coarse = torch.zeros(1, 1, size, size)
     coarse[:, :, size // 4:3 * size // 4, size // 5:4 * size // 5] = 1
-    cfg = model.merge_test_cfg(base=model.test_cfg)
-    ref = model.refine_crops(img, coarse, cfg=cfg, generator=torch.Generator().manual_seed(1))
-    cfg.update(autocast_dtype='bfloat16', channels_last=True)
-    fast = model.refine_crops(img, coarse, cfg=cfg, generator=torch.Generator().manual_seed(1))
-    model.decode_head.denoiser.to(memory_format=torch.contiguous_format)
-    return ((ref >= 0.5) == (fast >= 0.5)).float().mean().item()
+    return img, coarse
+
+
+def bench_speed(name: str, cfg_path: str, size: int, repeats: int,
+                peaks: Dict[str, float]) -> List[tuple]:
+    """Rows (name, path, ms/fwd, GFLOP/fwd, GFLOP/s, of peak, refine s, speed-up, agree)."""
+    model = init_refiner(Config.fromfile(osp.join(ROOT, cfg_path)))
+    net = model.decode_head.denoiser
+    timer = ForwardTimer(net)
+    img, coarse = crop_inputs(size)
+    paths = (('fp32 (reference)', {}), ('fast=True', dict(fast=True)))
+    # one fast forward: warm-up of the bf16 / channels-last kernels, and the FLOP count
+    counter = FlopCounterMode(display=False)
+    x = torch.cat([img, coarse], 1).contiguous(memory_format=torch.channels_last)
+    with counter, torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+        net.to(memory_format=torch.channels_last)(x, torch.tensor([5]))
+    flops = counter.get_total_flops()
+    results, rows = {}, []
+    for label, overrides in paths:
+        # the reference runs in the contiguous format; the fast path's one-time conversion of
+        # the weights to channels-last is not timed
+        net.to(memory_format=torch.channels_last if overrides else torch.contiguous_format)
+        cfg = model.merge_test_cfg(overrides, model.test_cfg)
+        forwards, totals = [], []
+        for _ in range(repeats):
+            timer.times.clear()
+            start = clock()
+            results[label] = model.refine_crops(img, coarse, STEPS, cfg,
+                                                torch.Generator().manual_seed(1))
+            totals.append(clock() - start)
+            forwards += timer.times
+        results[label + ' forwards'] = sum(forwards) / repeats
+        seconds = statistics.median(forwards)
+        rate = flops / seconds / 1e9
+        peak = peaks['bf16' if overrides else 'fp32']
+        rows.append([name, label, seconds * 1e3, flops / 1e9, rate, rate / peak,
+                     statistics.median(totals)])
+    reference = results['fp32 (reference)']
+    for row, (label, _) in zip(rows, paths):
+        row.append(results['fp32 (reference) forwards'] / row[6])
+        row.append(((results[label] >= 0.5) == (reference >= 0.5)).float().mean().item())
+    net.to(memory_format=torch.contiguous_format)
+    return [tuple(row) for row in rows]
+
+
+# ----------------------------------------------------------------- evaluations and quality
+class Counter:
+    """Counts denoiser evaluations (samples, summed over calls) with a forward hook."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.evals = 0
+        module.register_forward_hook(self._count)
+
+    def _count(self, module, args, output) -> None:
+        self.evals += args[0].shape[0]
+
+
+def synthetic_val(folder: str) -> List[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(image BGR uint8, GT bool, coarse bool) of the demo's 40 synthetic val images."""
+    generate_synthetic_dataset(folder, num_train=0, num_val=40, size=(160, 160), seed=0)
+    val = osp.join(folder, 'val')
+    out = []
+    for name in sorted(f[:-4] for f in os.listdir(osp.join(val, 'images'))):
+        image = cv2.imread(osp.join(val, 'images', f'{name}.png'), cv2.IMREAD_COLOR)
+        gt = cv2.imread(osp.join(val, 'masks', f'{name}.png'), cv2.IMREAD_GRAYSCALE) > 0
+        coarse = cv2.imread(osp.join(val, 'coarse', f'{name}.png'), cv2.IMREAD_GRAYSCALE) > 0
+        out.append((image, gt, coarse))
+    return out
+
+
+def instance_refine(model, image: np.ndarray, masks: Sequence[np.ndarray]) -> np.ndarray:
+    """The ``'instance'`` mode on one image: (N, H, W) bool refined masks."""
+    height, width = masks[0].shape
+    sample = SegDataSample(metainfo=dict(img_shape=(height, width), ori_shape=(height, width)))
+    stacked = torch.from_numpy(np.stack(masks))
+    sample.coarse_instances = InstanceData(
+        masks=stacked, bboxes=torch.zeros(len(masks), 4), scores=torch.ones(len(masks)),
+        labels=torch.arange(len(masks)))
+    inputs = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))
+    data = model.data_preprocessor(dict(inputs=[inputs], data_samples=[sample]), False)
+    with torch.no_grad():
+        result = model.predict(data['inputs'], data['data_samples'],
+                               test_cfg=dict(mode='instance', area_thr=0),
+                               generator=torch.Generator().manual_seed(0))[0]
+    return result.pred_instances.masks.numpy()
+
+
+def bench_savings(tol: float) -> List[list]:
+    """Rows (mode, savings, evals/img, IoU, mBA, F@2px) on the synthetic benchmark."""
+    bench_real = load_bench_real()
+    model = init_refiner()
+    counter = Counter(model.decode_head.denoiser)
+    settings = (('full schedule', dict(early_exit=None, dedup=False)),
+                (f'early_exit tol={tol} + dedup', dict(early_exit=dict(tol=tol), dedup=True)))
+    with tempfile.TemporaryDirectory() as folder:
+        images = synthetic_val(folder)
+    rows = []
+    for mode in ('crop', 'instance', 'hr'):
+        for label, savings in settings:
+            model.test_cfg.update(savings)
+            counter.evals = 0
+            scores = bench_real.Scores()
+            for image, gt, coarse in images:
+                if mode == 'hr':
+                    image = cv2.resize(image, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+                    gt, coarse = (cv2.resize(m.astype(np.uint8), None, fx=4, fy=4,
+                                             interpolation=cv2.INTER_NEAREST) > 0
+                                  for m in (gt, coarse))
+                if mode == 'instance':
+                    pred = instance_refine(model, image, [coarse, coarse])[0]
+                else:
+                    pred = refine(model, image, coarse, STEPS, seed=0, mode=mode)
+                scores.add(bench_real.score(pred, gt, bench_real.boundary_bands(gt)))
+            summary = scores.summary()
+            rows.append([mode, label, counter.evals / len(images), summary['iou'],
+                         summary['mba'], summary['f2px']])
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--repeats', type=int, default=5)
+    parser.add_argument('--repeats', type=int, default=1, help='refinements per path')
     parser.add_argument('--threads', type=int, default=torch.get_num_threads())
+    parser.add_argument('--tol', type=float, default=0.01, help='test_cfg.early_exit.tol')
+    parser.add_argument('--skip-released', action='store_true',
+                        help='time only the demo denoiser (the released one takes minutes)')
+    parser.add_argument('--skip-savings', action='store_true', help='no table 2')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     peaks = {'fp32': peak_gemm_gflops(torch.float32), 'bf16': peak_gemm_gflops(torch.bfloat16)}
     print(f'threads: {args.threads}; peak GEMM (2048³): fp32 {peaks["fp32"]:.0f} GFLOP/s, '
-          f'bf16 {peaks["bf16"]:.0f} GFLOP/s')
-    rows, agreements = [], {}
+          f'bf16 {peaks["bf16"]:.0f} GFLOP/s', flush=True)
+    rows = []
     for name, (cfg_path, size) in CONFIGS.items():
-        print(f'timing {name} ...', flush=True)
-        cfg_rows, model = bench_config(name, cfg_path, size, args.repeats, peaks)
-        rows += cfg_rows
-        agreements[name] = mask_agreement(model, size)
-    header = f'{"denoiser":<24} {"precision":<30} {"ms/fwd":>9} {"GFLOP/fwd":>10} ' \
-             f'{"GFLOP/s":>8} {"of peak":>8}'
+        if args.skip_released and name.startswith('released'):
+            continue
+        print(f'timing {name} ...', file=sys.stderr, flush=True)
+        rows += bench_speed(name, cfg_path, size, args.repeats, peaks)
+    print(f'\n1. one crop, {STEPS} reverse steps (refine_crops), batch 1')
+    header = (f'| {"denoiser":<24} | {"path":<16} | {"ms/fwd":>8} | {"GFLOP/fwd":>9} | '
+              f'{"GFLOP/s":>7} | {"of peak":>7} | {"refine s":>8} | '
+              f'{"vs 6 fp32 fwd":>13} | {"masks agree":>11} |')
     print(header)
-    print('-' * len(header))
-    for name, label, ms, gflop, rate, frac in rows:
-        print(f'{name:<24} {label:<30} {ms:>9.1f} {gflop:>10.2f} {rate:>8.1f} {frac:>7.0%}')
-    for name, agree in agreements.items():
-        print(f'{name}: bf16+channels-last masks agree with fp32 on {agree:.2%} of pixels '
-              f'(6 steps, same random draws)')
+    print('|' + '|'.join('-' * len(c) for c in header.split('|')[1:-1]) + '|')
+    for name, label, ms, gflop, rate, frac, total, ratio, agree in rows:
+        print(f'| {name:<24} | {label:<16} | {ms:>8.1f} | {gflop:>9.2f} | {rate:>7.1f} | '
+              f'{frac:>7.0%} | {total:>8.2f} | {ratio:>12.2f}× | {agree:>11.2%} |')
+    if args.skip_savings:
+        return
+    print('\nevaluating savings ...', file=sys.stderr, flush=True)
+    savings = bench_savings(args.tol)
+    print('\n2. bundled refiner on the synthetic benchmark (40 images; hr: up-sampled 4×), '
+          f'{STEPS} steps')
+    header = (f'| {"mode":<8} | {"savings":<28} | {"evals/img":>9} | {"IoU":>6} | '
+              f'{"mBA":>6} | {"F@2px":>6} |')
+    print(header)
+    print('|' + '|'.join('-' * len(c) for c in header.split('|')[1:-1]) + '|')
+    for mode, label, evals, iou, mba, f2px in savings:
+        print(f'| {mode:<8} | {label:<28} | {evals:>9.2f} | {iou:>6.2f} | {mba:>6.2f} | '
+              f'{f2px:>6.2f} |')
 
 
 if __name__ == '__main__':
