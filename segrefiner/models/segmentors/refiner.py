@@ -15,6 +15,7 @@ from torch import Tensor
 from ..utils import (Box, crop_patch, crop_resize, mask_box, merge_patches, mixed_patches,
                      paste_mask, paste_prob, propose_patches, resize_global, stack_field,
                      upsample_prob)
+from ..utils.hr_patches import confident_patches
 
 #: Defaults of ``test_cfg``; see :class:`Refiner`.
 DEFAULT_TEST_CFG = dict(
@@ -24,7 +25,7 @@ DEFAULT_TEST_CFG = dict(
 #: Defaults of the keys only the ``'hr'`` mode reads; see :meth:`Refiner.hr_inference`.
 HR_DEFAULTS = dict(
     global_steps=5, fine_prob_thr=0.9, iou_thr=0.3, max_patches=None, antialias=True,
-    pass_through=True, global_view='image')
+    pass_through=True, global_view='image', patch_skip_conf=None)
 
 #: ``test_cfg.mode`` values; each names the method ``<mode>_inference``.
 MODES = ('crop', 'whole', 'instance', 'hr', 'auto')
@@ -368,6 +369,9 @@ class Refiner(BaseSegmentor):
           ~``S (1−iou)/(1+iou)`` px apart (~138 px at 256², 0.3).
         - ``max_patches`` (int | None, None): keep at most this many patches per image, the
           most uncertain first; None keeps all (SegRefiner).
+        - ``patch_skip_conf`` (float | None, None): skip the patches where the global pass was
+          sure: every pixel of its probability grid under the box has the confidence
+          ``2 |p − 0.5| >= patch_skip_conf`` (:func:`confident_patches`); None refines them.
         - ``antialias`` (bool, True): anti-aliased bilinear down-sampling of the image and
           mask and bilinear up-sampling of the global result; False: nearest everywhere
           (SegRefiner).
@@ -433,7 +437,11 @@ class Refiner(BaseSegmentor):
                     continue
                 boxes = propose_patches(fine_probs[n, 0], shape, min(size, *shape),
                                         cfg.fine_prob_thr, cfg.iou_thr)
-                boxes = boxes[mixed_patches(global_masks[i], boxes)][:cfg.max_patches]
+                boxes = boxes[mixed_patches(global_masks[i], boxes)]
+                if cfg.patch_skip_conf is not None and boxes.numel():
+                    boxes = boxes[~confident_patches(global_probs[n, 0], shape, boxes,
+                                                     cfg.patch_skip_conf)]
+                boxes = boxes[:cfg.max_patches]
                 patches += [(i, box) for box in boxes.tolist()]
             # local pass over all patches, batch_max at a time (bounded memory), then the merge
             patch_probs = {i: [] for i in refined}
@@ -471,6 +479,9 @@ class Refiner(BaseSegmentor):
         if hr_cfg.max_patches is not None and hr_cfg.max_patches < 0:
             raise ValueError(f'test_cfg.max_patches must be None or >= 0, got '
                              f'{hr_cfg.max_patches}')
+        if hr_cfg.patch_skip_conf is not None and not 0 <= hr_cfg.patch_skip_conf <= 1:
+            raise ValueError(f'test_cfg.patch_skip_conf must be None or lie in [0, 1], got '
+                             f'{hr_cfg.patch_skip_conf}')
         if hr_cfg.global_view not in GLOBAL_VIEWS:
             raise ValueError(f'test_cfg.global_view must be one of {sorted(GLOBAL_VIEWS)}, '
                              f'got {hr_cfg.global_view!r}')

@@ -128,3 +128,27 @@ def merge_patches(global_prob: Tensor, patch_probs: Sequence[Tensor],
         total[y1:y2, x1:x2] += prob
         count[y1:y2, x1:x2] += 1
     return torch.where(count > 0, total / count.clamp(min=1), global_prob.float())
+
+
+def confident_patches(global_prob: Tensor, shape: Tuple[int, int], boxes: Tensor,
+                      conf_thr: float) -> Tensor:
+    """Which boxes the global pass was already sure about: (K,) bool.
+
+    A box is confident when every pixel of the global (S, S) probability grid that it
+    overlaps has the confidence ``2 |p − 0.5| >= conf_thr``.
+
+    Args:
+        global_prob (Tensor): (S, S) probability of the global pass, at its grid.
+        shape (tuple[int, int]): image (H, W) the boxes refer to.
+        boxes (Tensor): (K, 4) int64 boxes (x1, y1, x2, y2), end-exclusive, image pixels.
+        conf_thr (float): confidence in [0, 1].
+    """
+    height, width = shape
+    grid_h, grid_w = global_prob.shape
+    confidence = 2 * (global_prob.float() - 0.5).abs()
+    keep = []
+    for x1, y1, x2, y2 in boxes.tolist():
+        rows = slice(y1 * grid_h // height, -(-y2 * grid_h // height))
+        cols = slice(x1 * grid_w // width, -(-x2 * grid_w // width))
+        keep.append(bool(confidence[rows, cols].min() >= conf_thr))
+    return torch.tensor(keep, dtype=torch.bool, device=global_prob.device)

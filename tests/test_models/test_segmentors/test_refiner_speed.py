@@ -120,3 +120,47 @@ def test_dedup_refines_identical_masks_once():
 def test_speed_options_are_validated(cfg, match):
     with pytest.raises(ValueError, match=match):
         MODELS.build(tiny_refiner_cfg(**cfg))
+
+
+def test_hr_patch_skip_drops_the_patches_the_global_pass_ended_sure_about():
+    from test_hr_inference import ProbeDenoiser, coordinate_inputs, probe_model, sample_with
+
+    class Sharpening(ProbeDenoiser):
+        """Unsure on the flagged columns 410..490 until the last global step (index 1),
+        where it is sure everywhere but on the columns 450..490."""
+
+        def forward(self, x, t):
+            if t[0] == 1:
+                x = x.clone()
+                x[:, 2][x[:, 0] < 450] = 0  # channel 0: the x coordinate
+            return super().forward(x, t)
+
+    coarse = torch.zeros(600, 900, dtype=torch.bool)
+    coarse[100:500, 200:450] = True
+    inputs = coordinate_inputs(600, 900, unsure_cols=(410, 490))
+    kept = {}
+    for conf in (None, 0.5):
+        model = probe_model(patch_skip_conf=conf)
+        model.decode_head.denoiser = Sharpening()
+        model.predict(inputs, [sample_with(coarse)])
+        kept[conf] = [patch for batch in model.decode_head.denoiser.local_calls()
+                      for patch in batch]
+    assert 0 < len(kept[0.5]) < len(kept[None])
+    # the kept patches reach the columns that stayed unsure
+    for patch in kept[0.5]:
+        assert int(patch[0, 0, 0]) + 32 > 450
+
+
+def test_confident_patches_reads_the_grid_under_each_box():
+    from segrefiner.models.utils.hr_patches import confident_patches
+    prob = torch.ones(8, 8)
+    prob[2, 5] = 0.6  # unsure grid pixel: image pixels y 20..30, x 50..60 of a 80x80 image
+    boxes = torch.tensor([[0, 0, 40, 40], [40, 10, 80, 50], [55, 25, 57, 27]])
+    assert confident_patches(prob, (80, 80), boxes, 0.9).tolist() == [True, False, False]
+    assert confident_patches(prob, (80, 80), boxes, 0.1).tolist() == [True, True, True]
+
+
+def test_patch_skip_conf_is_validated():
+    model = MODELS.build(tiny_refiner_cfg(mode='hr', patch_skip_conf=1.5))
+    with pytest.raises(ValueError, match='patch_skip_conf'):
+        model._hr_cfg(model.test_cfg)
