@@ -4,9 +4,9 @@ features per pixel), against the original's all-pixels-in-RAM design.
 The segmentor of ``configs/ddpm_features/ddpm-features_*_horse-21-256x256.py`` trains on a
 pixel pool per image batch (``train_cfg.max_pixels``, ``feature_dtype``). This script measures
 the process's peak resident memory (``ru_maxrss``) while it builds the pools of one epoch
-(15 batches of 2 images: every labelled pixel, fp16) and runs ``--steps`` pixel batches of the
-10 MLPs on each, and prints it beside the original's peak computed from its code (``X`` of
-N·D·H·W float32 and the permuted copy its reshape makes: 2·N·H·W·D·4 bytes).
+(15 batches of 2 images, or ``--batches``: every labelled pixel, fp16) and runs ``--steps``
+pixel batches of the 10 MLPs on each, and prints it beside the original's peak computed from
+its code (``X`` of N·D·H·W float32 and the permuted copy its reshape makes: 2·N·H·W·D·4 bytes).
 
 By default the UNet is replaced by its activations: random tensors of the exact shapes the
 released UNet gives (found by running the released-size extractor on the meta device), so the
@@ -23,6 +23,7 @@ import argparse
 import resource
 import sys
 import time
+from pathlib import Path
 from typing import List, Optional
 
 import torch
@@ -35,9 +36,10 @@ from torch import nn
 
 from segrefiner.models.backbones.ddpm_feature_extractor import DDPMFeatureExtractor
 
-CONFIG = 'configs/ddpm_features/ddpm-features_guided-unet-lsun-horse_1xb2-100e_horse-21-256x256.py'
+ROOT_CONFIG = str(Path(__file__).resolve().parents[1] / 'configs' / 'ddpm_features' /
+                  'ddpm-features_guided-unet-lsun-horse_1xb2-100e_horse-21-256x256.py')
 NUM_IMAGES, SIZE, BATCH = 30, 256, 2
-GB = 1024**3
+GB = 1e9  # decimal gigabytes
 
 
 def peak_rss_gb() -> float:
@@ -49,6 +51,7 @@ def activation_shapes(cfg: Config) -> List[torch.Size]:
     """The (1, C, h, w) activation shapes of the released-size extractor (meta device)."""
     with torch.device('meta'):
         backbone = MODELS.build(dict(cfg.model.backbone, checkpoint=None, autocast_dtype=None))
+        backbone.diffusion.to('meta')  # its schedule is made from numpy, on the CPU
         return [a.shape for a in backbone.extract(torch.zeros(1, 3, SIZE, SIZE))]
 
 
@@ -73,6 +76,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--steps', type=int, default=50,
                         help='pixel batches of the 10 MLPs run on each pool')
+    parser.add_argument('--batches', type=int, default=NUM_IMAGES // BATCH,
+                        help='image batches to run (default: one epoch, 15)')
     parser.add_argument('--max-pixels', type=int, default=None,
                         help='train_cfg.max_pixels (default: the config\'s, every pixel)')
     parser.add_argument('--unet', action='store_true',
@@ -82,7 +87,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     init_default_scope('mmseg')
     torch.manual_seed(0)
-    cfg = Config.fromfile(CONFIG)
+    cfg = Config.fromfile(ROOT_CONFIG)
     shapes = activation_shapes(cfg)
     dim = sum(s[1] for s in shapes)
     base = peak_rss_gb()
@@ -104,7 +109,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     after_build = peak_rss_gb()
     optimizer = torch.optim.Adam(model.classifier.parameters(), lr=1e-3)
     pool_gb, step_times, extract_times = 0.0, [], []
-    for batch in range(NUM_IMAGES // BATCH):
+    for batch in range(args.batches):
         inputs = torch.rand(BATCH, 3, SIZE, SIZE, device=args.device) * 2 - 1
         samples = [SegDataSample(gt_sem_seg=PixelData(data=torch.randint(
             0, 21, (1, SIZE, SIZE), device=args.device))) for _ in range(BATCH)]
@@ -124,11 +129,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             optimizer.step()
             step_times.append(time.perf_counter() - start)
         del features, labels
-        print(f'batch {batch + 1}/{NUM_IMAGES // BATCH}: peak RSS {peak_rss_gb():.2f} GB',
+        print(f'batch {batch + 1}/{args.batches}: peak RSS {peak_rss_gb():.2f} GB',
               file=sys.stderr)
     original = 2 * NUM_IMAGES * SIZE * SIZE * dim * 4 / GB
     print(f'Horse-21 setting: {NUM_IMAGES} images of {SIZE}x{SIZE}, D = {dim} features, '
-          f'batches of {BATCH} images, max_pixels = {train_cfg["max_pixels"]}, '
+          f'{args.batches} batches of {BATCH} images, max_pixels = {train_cfg["max_pixels"]}, '
           f'features in {train_cfg["feature_dtype"]}, UNet '
           f'{"run (random weights)" if args.unet else "replaced by its activation shapes"}, '
           f'device {args.device}')

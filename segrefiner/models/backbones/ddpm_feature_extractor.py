@@ -5,6 +5,7 @@ noised to each level of ``steps`` with one seeded noise shared by every image, t
 ``x_t`` with ``t`` as is, and the activations of the decoder blocks ``blocks`` are kept, then
 up-sampled bilinearly to the image size and concatenated per pixel.
 """
+import contextlib
 from typing import Dict, List, Optional, Sequence
 
 import torch
@@ -151,7 +152,7 @@ class DDPMFeatureExtractor(BaseModule):
     def noise(self, shape: Sequence[int], device: torch.device) -> Tensor:
         """The shared ε: (1, C, H, W) float32 standard normal from ``noise_seed``."""
         generator = torch.Generator().manual_seed(self.noise_seed)
-        return torch.randn((1, *shape[1:]), generator=generator).to(device)
+        return torch.randn((1, *shape[1:]), generator=generator, device='cpu').to(device)
 
     @torch.no_grad()
     def extract(self, x: Tensor) -> List[Tensor]:
@@ -170,8 +171,8 @@ class DDPMFeatureExtractor(BaseModule):
         for step in self.steps:
             t = torch.full((x.shape[0], ), step, dtype=torch.long, device=x.device)
             x_t = self.diffusion.corrupt(x, t, noise.expand_as(x))
-            with torch.autocast(x.device.type, dtype=self.autocast_dtype or torch.float32,
-                                enabled=self.autocast_dtype is not None):
+            with (torch.autocast(x.device.type, dtype=self.autocast_dtype)
+                  if self.autocast_dtype is not None else contextlib.nullcontext()):
                 try:
                     self.unet(x_t, t)
                 except _Collected:
