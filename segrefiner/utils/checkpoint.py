@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from mmengine.hooks import Hook
 from mmengine.logging import HistoryBuffer
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner.checkpoint import CheckpointLoader
 
 try:  # numpy >= 2 pickles ``numpy._core``; numpy 1.26 has the alias and pickles ``numpy.core``
@@ -332,6 +332,8 @@ class CheckpointGuard(Hook):
             CheckpointLoader.register_scheme(prefixes='', loader=original, force=True)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = runner.model
+        if is_model_wrapper(model) or isinstance(model, BaseTTAModel):  # as mmengine loads
+            model = model.module
         filename = self.last_file or 'checkpoint'
         check_state_dict_fits(model, state_dict_of(checkpoint, filename), filename)

@@ -1,6 +1,6 @@
 """The CPU recipe of configs/ddpm_features through the tools: the DDPM config for 2 iterations,
 the ensemble config for 1 epoch on its checkpoint (the classifiers alone saved), tools/test.py
-(mIoU) on 2 + 2 tiny synthetic scenes."""
+(mIoU) and its TTA config on 2 + 2 tiny synthetic scenes."""
 import re
 import sys
 from pathlib import Path
@@ -61,4 +61,13 @@ def test_cpu_recipe_end_to_end(synthetic, tmp_path):
     with mock.patch.object(sys, 'argv', argv):
         load_tool('test').main()
     log = max((tmp_path / 'test').rglob('*.log'), key=lambda p: p.stat().st_mtime).read_text()
+    assert re.search(r'Iter\(test\) \[2/2\].*mIoU: [\d.]+', log)
+    # TTA through tools/test.py: SegTTAModel around the trained segmentor, the same checkpoint
+    tta = CPU.with_name(CPU.stem + '_tta.py')
+    argv = ['tools/test.py', str(tta), str(checkpoint), '--work-dir', str(tmp_path / 'tta'),
+            '--cfg-options', *[o.replace('model.', 'model.module.', 1) for o in options],
+            'experiment_name=ddpm_features_tta', 'visualizer.name=ddpm_features_tta']
+    with mock.patch.object(sys, 'argv', argv):
+        load_tool('test').main()
+    log = max((tmp_path / 'tta').rglob('*.log'), key=lambda p: p.stat().st_mtime).read_text()
     assert re.search(r'Iter\(test\) \[2/2\].*mIoU: [\d.]+', log)
