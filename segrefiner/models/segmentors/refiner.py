@@ -89,8 +89,8 @@ class Refiner(BaseSegmentor):
     (1, H, W) and ``pred_sem_seg`` = ``probability > decode_head.threshold`` (mmseg's rule: a
     pixel at exactly the threshold is background), a float 0/1 map.
 
-    Speed (``docs/segrefiner.md``, 'Inference speed'; none of them is on by default, and
-    with all of them off the results are those of the reference computation, bit for bit):
+    Speed (none of them is on by default; with all of them off the results are those of the
+    reference computation, bit for bit; measured in ``benchmarks/bench_refiner.py``):
 
     - ``autocast_dtype`` (e.g. ``'bfloat16'``) runs the denoiser under autocast,
       ``channels_last=True`` uses the channels-last memory format;
@@ -104,7 +104,9 @@ class Refiner(BaseSegmentor):
       step at the earliest; :meth:`DiscreteDiffusion.sample_loop`); its result is that
       step's probability. ``tol=0`` runs every step;
     - ``dedup=True`` (``'instance'`` mode): instances of a sample with identical coarse masks
-      are refined once and share the refined mask.
+      are refined once and share the refined mask;
+    - ``patch_skip_conf`` (``'hr'`` mode): skip the patches the global pass is already sure
+      about (:meth:`hr_inference`).
 
     Args:
         decode_head (dict): config of the :class:`DiscreteDiffusionHead`.
