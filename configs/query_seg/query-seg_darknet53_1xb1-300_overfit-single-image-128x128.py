@@ -2,12 +2,14 @@
 # fixed number of steps) as a config: the full model (DarkNet-53 + YOLOV3Neck + the 6-layer
 # query decoder) trained on one image of the synthetic benchmark (python scripts/gen_synthetic.py;
 # train_00001, 22% foreground) at 128x128, no augmentation, then validated on the same image.
-# It must reach a foreground IoU >= 90; see docs/query_seg.md ("Overfit sanity run") for the
-# measured IoU and time on this CPU.
+# Measured (one run, a 2-core machine shared with other jobs): foreground IoU 91.92 (mIoU 94.77)
+# after the 300 iterations, 16.6 min (about 1.6 s an iteration when the machine is not loaded);
+# the loss went from 47.8 to 7.3 (docs/query_seg.md, "Overfit sanity run").
 #   python tools/train.py configs/query_seg/query-seg_darknet53_1xb1-300_overfit-single-image-128x128.py
-# tests/test_configs/test_query_seg_configs.py trains this config in under a minute with a reduced
-# model (decoder width 64, 2 layers, 10 queries, 1024 points, a CSPDarknet backbone of width
-# 0.125) on a 64x64 image it writes.
+# tests/test_configs/test_query_seg_configs.py trains this config with a reduced model
+# (tests/query_seg_utils.py: a CSPDarknet of width 0.125 for DarkNet-53, a 32-channel neck, a
+# decoder of width 64 with 2 layers, 10 queries, 1024 points), lr 3e-3 and 250 iterations on a
+# 128x128 image it writes, and asserts IoU >= 0.9 and a falling loss (about 20 s of CPU).
 _base_ = ['../_base_/models/query_seg.py', '../_base_/default_runtime.py']
 image_size = (128, 128)  # (H, W)
 max_iters = 300
