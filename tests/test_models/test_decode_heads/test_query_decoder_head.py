@@ -3,7 +3,7 @@ MaskFormer combination and the config checks."""
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.structures import PixelData
+from mmengine.structures import InstanceData, PixelData
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
@@ -47,7 +47,6 @@ def test_matching_hand_made_case():
     mask_pred = torch.randn(5, 16, 16)
     mask_pred[3] = (gt == 1).float() * 20 - 10
     mask_pred[1] = (gt == 0).float() * 20 - 10
-    from mmengine.structures import InstanceData
     labels, pos_inds, targets = head.get_targets_single(
         cls_score, mask_pred, InstanceData(labels=torch.tensor([0, 1]), masks=masks))
     assert labels.tolist() == [2, 0, 2, 1, 2]
