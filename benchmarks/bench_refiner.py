@@ -27,7 +27,9 @@ other jobs gives the times of an idle one; with more threads they are wall times
         [--skip-released] [--skip-savings]
 """
 import argparse
+import contextlib
 import importlib.util
+import io
 import os
 import os.path as osp
 import statistics
@@ -169,11 +171,13 @@ class Counter:
 
 def synthetic_val(folder: str) -> List[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(image BGR uint8, GT bool, coarse bool) of the demo's 40 synthetic val images."""
-    generate_synthetic_dataset(folder, num_train=0, num_val=40, size=(160, 160), seed=0)
+    with contextlib.redirect_stdout(io.StringIO()):  # the generator's progress bar
+        generate_synthetic_dataset(folder, num_train=0, num_val=40, size=(160, 160), seed=0)
     val = osp.join(folder, 'val')
     out = []
-    for name in sorted(f[:-4] for f in os.listdir(osp.join(val, 'images'))):
-        image = cv2.imread(osp.join(val, 'images', f'{name}.png'), cv2.IMREAD_COLOR)
+    for file in sorted(os.listdir(osp.join(val, 'images'))):
+        name = osp.splitext(file)[0]
+        image = cv2.imread(osp.join(val, 'images', file), cv2.IMREAD_COLOR)
         gt = cv2.imread(osp.join(val, 'masks', f'{name}.png'), cv2.IMREAD_GRAYSCALE) > 0
         coarse = cv2.imread(osp.join(val, 'coarse', f'{name}.png'), cv2.IMREAD_GRAYSCALE) > 0
         out.append((image, gt, coarse))
