@@ -27,9 +27,7 @@ other jobs gives the times of an idle one; with more threads they are wall times
         [--skip-released] [--skip-savings]
 """
 import argparse
-import contextlib
 import importlib.util
-import io
 import os
 import os.path as osp
 import statistics
@@ -171,8 +169,7 @@ class Counter:
 
 def synthetic_val(folder: str) -> List[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(image BGR uint8, GT bool, coarse bool) of the demo's 40 synthetic val images."""
-    with contextlib.redirect_stdout(io.StringIO()):  # the generator's progress bar
-        generate_synthetic_dataset(folder, num_train=0, num_val=40, size=(160, 160), seed=0)
+    generate_synthetic_dataset(folder, num_train=0, num_val=40, size=(160, 160), seed=0)
     val = osp.join(folder, 'val')
     out = []
     for file in sorted(os.listdir(osp.join(val, 'images'))):

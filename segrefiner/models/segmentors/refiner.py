@@ -384,7 +384,10 @@ class Refiner(BaseSegmentor):
         - ``global_view`` (str, ``'image'``): ``'image'`` (SegRefiner) or ``'box'`` (above);
           ``pad_width`` (Refiner default 20) is the box's margin.
         - ``batch_max`` (int, Refiner default 32): samples per denoiser call.
-        - ``autocast_dtype``, ``channels_last``: see the class docstring.
+        - ``autocast_dtype``, ``channels_last``, ``fast``: see the class docstring.
+        - ``early_exit`` (class docstring): acts in the global pass; a view that leaves it
+          early proposes its patches from the F of its last step (the candidate threshold is
+          relative to max(F)). The patches' single step is always run.
 
         Args:
             inputs (Tensor): (B, C, H, W) normalised, padded images.
