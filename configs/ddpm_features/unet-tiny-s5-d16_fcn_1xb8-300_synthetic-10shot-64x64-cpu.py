@@ -15,9 +15,9 @@ model = dict(
     decode_head=dict(
         num_classes=2, in_channels=16, channels=16, dropout_ratio=0.0, norm_cfg=norm_cfg,
         # the project's baseline weights (configs/diffseg/unet-tiny-*): unweighted, on 10
-        # images, it predicted background everywhere (one run: object IoU 0)
-        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0, class_weight=[0.5, 2.0],
-                         avg_non_ignore=True)),
+        # images, it predicted background everywhere (one run: object IoU 0); mean over all
+        # pixels (mmseg's avg_non_ignore with class weights fails on the 255 of rotations)
+        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0, class_weight=[0.5, 2.0])),
     auxiliary_head=None)
 train_dataloader = dict(batch_size=8,
                         sampler=dict(_delete_=True, type='InfiniteSampler', shuffle=True))
