@@ -132,12 +132,14 @@ class DiscreteDiffusion(nn.Module):
                     exit_tol: float = 0.0) -> Tuple[Tensor, Tensor]:
         """Run the reverse process from the coarse mask (sampling: no gradients are kept).
 
-        Early exit (``exit_tol > 0``): after each step but the first and the last, a sample
-        whose foreground decision (``σ(logits) >= 0.5``) changed on fewer than ``exit_tol``
-        of its pixels since the previous step has saturated and leaves the chain: its
-        results are those of that step, and the later steps run on the other samples only
-        (a smaller batch, so their draws come from the generator in a different order).
-        ``exit_tol=0`` runs every step on every sample, as without early exit.
+        Early exit (``exit_tol > 0``): after each step but the first and the last two, a
+        sample whose foreground decision (``σ(logits) >= 0.5``) changed on fewer than
+        ``exit_tol`` of its pixels since the previous step has saturated: it skips the
+        intermediate steps and takes the last step index on its next state at once (the
+        last step's sharper prediction is the result of the full chain too), so it costs
+        three evaluations instead of ``len(timesteps)`` at the earliest. The other samples
+        go on in a smaller batch, so their draws come from the generator in a different
+        order. ``exit_tol=0`` runs every step on every sample, as without early exit.
 
         Args:
             denoise_fn (Callable): ``(x (B, C+1, H, W), t (B,)) -> logits (B, 1, H, W)``.
@@ -147,8 +149,9 @@ class DiscreteDiffusion(nn.Module):
                 ``[T-1, ..., 0]`` (:meth:`timesteps`).
             fine_probs (Tensor, optional): (B, 1, H, W) initial F; zeros by default.
             generator (torch.Generator, optional): source of the uniform draws.
-            exit_tol (float): fraction of pixels in [0, 1) below which a sample whose
-                decision changed that little leaves the chain; 0 disables early exit.
+            exit_tol (float): fraction of pixels in [0, 1): a sample whose decision
+                changed on fewer pixels in a step jumps to the last step; 0 disables early
+                exit.
 
         Returns:
             tuple[Tensor, Tensor]: the foreground probability ``σ(logits)`` of each sample's
@@ -185,6 +188,7 @@ class DiscreteDiffusion(nn.Module):
         """:meth:`sample_loop` with early exit: shapes as there, ``coarse`` float."""
         probs_out = torch.empty_like(coarse)
         fine_out = torch.empty_like(coarse)
+        last = timesteps[-1]
         active = torch.arange(img.shape[0], device=img.device)  # samples still in the chain
         img_active, coarse_active, x, previous = img, coarse, coarse, None
         for n, index in enumerate(timesteps):
@@ -194,15 +198,21 @@ class DiscreteDiffusion(nn.Module):
             x, fine_probs, probs = self.step(logits, index, coarse_active, fine_probs, is_last,
                                              generator)
             decision = probs >= 0.5
-            if is_last or previous is None:
-                done = torch.full_like(active, is_last, dtype=torch.bool)
-            else:
-                done = (decision != previous).flatten(1).float().mean(1) < exit_tol
+            if is_last:
+                probs_out[active] = probs
+                fine_out[active] = fine_probs
+                break
+            if previous is None or n == len(timesteps) - 2:
+                previous = decision
+                continue
+            jump = (decision != previous).flatten(1).float().mean(1) < exit_tol
             previous = decision
-            if bool(done.any()):
-                probs_out[active[done]] = probs[done]
-                fine_out[active[done]] = fine_probs[done]
-                keep = ~done
+            if bool(jump.any()):  # the saturated samples take the last step now
+                t = torch.full((int(jump.sum()), ), last, dtype=torch.long, device=img.device)
+                logits = denoise_fn(torch.cat([img_active[jump], x[jump].to(img.dtype)], 1), t)
+                _, fine_out[active[jump]], probs_out[active[jump]] = self.step(
+                    logits, last, coarse_active[jump], fine_probs[jump], True, generator)
+                keep = ~jump
                 active, img_active, coarse_active, x, fine_probs, previous = (
                     v[keep] for v in (active, img_active, coarse_active, x, fine_probs,
                                       previous))

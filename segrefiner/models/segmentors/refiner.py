@@ -99,10 +99,10 @@ class Refiner(BaseSegmentor):
       autocast to ``autocast_dtype`` or, if that is None, ``FAST_DTYPE`` (bfloat16; on a
       CUDA device without bfloat16, float16); the denoiser's GroupNorms then run the
       mixed-precision kernel (:class:`GroupNorm32`);
-    - ``early_exit=dict(tol=τ)``: a crop leaves the reverse chain once its foreground
-      decision changed on fewer than a fraction τ of its pixels in a step (after the second
-      step at the earliest; :meth:`DiscreteDiffusion.sample_loop`); its result is that
-      step's probability. ``tol=0`` runs every step;
+    - ``early_exit=dict(tol=τ)``: a crop whose foreground decision changed on fewer than a
+      fraction τ of its pixels in a step skips the intermediate steps and takes the last
+      one at once (after the second step at the earliest, so at least three evaluations;
+      :meth:`DiscreteDiffusion.sample_loop`). ``tol=0`` runs every step;
     - ``dedup=True`` (``'instance'`` mode): instances of a sample with identical coarse masks
       are refined once and share the refined mask;
     - ``patch_skip_conf`` (``'hr'`` mode): skip the patches the global pass is already sure
@@ -385,9 +385,9 @@ class Refiner(BaseSegmentor):
           ``pad_width`` (Refiner default 20) is the box's margin.
         - ``batch_max`` (int, Refiner default 32): samples per denoiser call.
         - ``autocast_dtype``, ``channels_last``, ``fast``: see the class docstring.
-        - ``early_exit`` (class docstring): acts in the global pass; a view that leaves it
-          early proposes its patches from the F of its last step (the candidate threshold is
-          relative to max(F)). The patches' single step is always run.
+        - ``early_exit`` (class docstring): acts in the global pass; a view that jumps to
+          its last step proposes its patches from the F it accumulated (the candidate
+          threshold is relative to max(F)). The patches' single step is always run.
 
         Args:
             inputs (Tensor): (B, C, H, W) normalised, padded images.

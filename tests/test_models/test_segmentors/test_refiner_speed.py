@@ -57,7 +57,7 @@ def test_early_exit_with_zero_tol_changes_nothing():
     assert torch.equal(refine(model, img, coarse, early_exit=dict(tol=0.0)), ref)
 
 
-def test_early_exit_stops_saturated_crops_after_two_steps():
+def test_early_exit_takes_saturated_crops_to_the_last_step_after_two():
     denoiser = ConstantDenoiser()  # a confident copy of the mask input: saturated at once
     model = MODELS.build(tiny_refiner_cfg())
     model.decode_head.denoiser = denoiser
@@ -66,30 +66,31 @@ def test_early_exit_stops_saturated_crops_after_two_steps():
     assert denoiser.calls == [5] * 6
     denoiser.calls.clear()
     early = refine(model, img, coarse, early_exit=dict(tol=0.01))
-    assert denoiser.calls == [5, 5]  # the decision did not change in step 2: all leave
+    # the decision did not change in step 2: all take the last step (index 0) next
+    assert denoiser.calls == [5, 5, 5]
     assert torch.equal(early >= 0.5, full >= 0.5)
 
 
 def test_sample_loop_early_exit_per_sample():
-    """Samples leave one by one; each keeps the results of its own last step."""
+    """A saturated sample jumps to the last step, the others go on in a smaller batch."""
     diffusion = DiscreteDiffusion()
     calls = []
 
     def denoise(x, t):
         calls.append(x.shape[0])
         # sample 0 (image 0) repeats its decision; sample 1 (image 1) flips half of its
-        # pixels every step
+        # pixels every step (at the odd indices)
         logits = torch.full_like(x[:, 3:], 5.0)
         flips = x[:, :1, :4] > 0.5
-        logits[:, :, :4][flips] *= -1 if len(calls) % 2 else 1
+        logits[:, :, :4][flips] *= -1 if int(t[0]) % 2 else 1
         return logits
 
     img, coarse = torch.zeros(2, 3, 8, 8), torch.ones(2, 1, 8, 8)
     img[1] = 1
     probs, fine = diffusion.sample_loop(denoise, img, coarse, exit_tol=0.2)
-    assert calls == [2, 2, 1, 1, 1, 1]
+    assert calls == [2, 2, 1, 1, 1, 1, 1]  # index 5, 4, sample 0 at index 0, 3, 2, 1, 0
     assert torch.allclose(probs[0], torch.sigmoid(torch.tensor(5.0)).expand(1, 8, 8))
-    # sample 0 left after index 4: F of two steps; sample 1 ran to index 0
+    # sample 0 skipped indices 3..1: less accumulated F than sample 1's whole chain
     assert fine[0].max() < fine[1].min()
     with pytest.raises(ValueError, match='exit_tol'):
         diffusion.sample_loop(denoise, img, coarse, exit_tol=1.0)
