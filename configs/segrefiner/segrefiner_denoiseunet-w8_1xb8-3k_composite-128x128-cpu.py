@@ -1,7 +1,6 @@
-# The bundled default refiner, stage 1 of 2: a small SegRefiner (the released diffusion, losses
-# and crop-mode inference at 256x256) trained on the CPU on realistic photo composites (see
-# configs/_base_/datasets/composite.py), for real photographs. Stage 2 (fine-tuning from this
-# run's last checkpoint): segrefiner_denoiseunet-w8_1xb8-3k-ft3k_composite-128x128-cpu.py.
+# The bundled default refiner: a small SegRefiner (the released diffusion, losses and crop-mode
+# inference at 256x256) trained on the CPU on realistic photo composites (see
+# configs/_base_/datasets/composite.py), for real photographs.
 #   python tools/train.py configs/segrefiner/segrefiner_denoiseunet-w8_1xb8-3k_composite-128x128-cpu.py
 # Another length: --cfg-options train_cfg.max_iters=N param_scheduler.1.end=N
 #

@@ -16,6 +16,7 @@ model = dict(
         ],
         type='RefineDataPreProcessor'),
     decode_head=dict(
+        boundary_band=dict(radius=12, weight=4.0),
         denoiser=dict(
             attention_strides=(32, ),
             channel_mult=(
