@@ -157,7 +157,9 @@ class DiscreteDiffusionHead(BaseModule):
             batch_img_metas (list[dict]): one per sample; not read: the output has the
                 inputs' size (the refiner hands over crops at the model size).
             test_cfg (dict, optional): ``timesteps``, the descending step indices to run
-                (default the full chain, :meth:`DiscreteDiffusion.timesteps`).
+                (default the full chain, :meth:`DiscreteDiffusion.timesteps`), and
+                ``exit_tol``, the early-exit tolerance of
+                :meth:`DiscreteDiffusion.sample_loop` (default 0: every step).
             generator (torch.Generator, optional): source of the reverse-process draws.
 
         Returns:
@@ -166,7 +168,8 @@ class DiscreteDiffusionHead(BaseModule):
             'hr' mode proposes its patches from).
         """
         img, coarse = inputs
-        timesteps = (test_cfg or {}).get('timesteps')
-        probs, fine_probs = self.diffusion.sample_loop(self.denoiser, img, coarse, timesteps,
-                                                       generator=generator)
+        test_cfg = test_cfg or {}
+        probs, fine_probs = self.diffusion.sample_loop(
+            self.denoiser, img, coarse, test_cfg.get('timesteps'), generator=generator,
+            exit_tol=test_cfg.get('exit_tol', 0.0))
         return torch.cat([probs.float(), fine_probs.float()], dim=1)

@@ -612,8 +612,8 @@ class Refiner(BaseSegmentor):
                         generator: Optional[torch.Generator] = None) -> Tuple[Tensor, Tensor]:
         """The head's reverse process over ``timesteps`` on crops at the model size.
 
-        Batches of ``cfg.batch_max`` crops through the head's denoiser and
-        :meth:`DiscreteDiffusion.sample_loop`, with the precision of ``cfg.fast``,
+        Batches of ``cfg.batch_max`` crops through the head's ``predict``
+        (:meth:`DiscreteDiffusion.sample_loop`), with the precision of ``cfg.fast``,
         ``cfg.autocast_dtype`` and ``cfg.channels_last`` and the early exit of
         ``cfg.early_exit`` (see the class docstring).
 
@@ -644,11 +644,11 @@ class Refiner(BaseSegmentor):
         with autocast:
             for start in range(0, img.shape[0], cfg.batch_max):
                 chunk = slice(start, start + cfg.batch_max)
-                prob, fine_prob = head.diffusion.sample_loop(
-                    head.denoiser, img[chunk], coarse[chunk], list(timesteps),
-                    generator=generator, exit_tol=exit_tol)
-                probs.append(prob.float())
-                fine_probs.append(fine_prob.float())
+                out = head.predict((img[chunk], coarse[chunk]), [],
+                                   dict(timesteps=list(timesteps), exit_tol=exit_tol),
+                                   generator=generator)
+                probs.append(out[:, :1])
+                fine_probs.append(out[:, 1:])
         return torch.cat(probs), torch.cat(fine_probs)
 
     @staticmethod
