@@ -12,10 +12,9 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from ..utils import (Box, crop_patch, crop_resize, mask_box, merge_patches, mixed_patches,
-                     paste_mask, paste_prob, propose_patches, resize_global, stack_field,
-                     upsample_prob)
-from ..utils.hr_patches import confident_patches
+from ..utils import (Box, confident_patches, crop_patch, crop_resize, mask_box, merge_patches,
+                     mixed_patches, paste_mask, paste_prob, propose_patches, resize_global,
+                     stack_field, upsample_prob)
 
 #: Defaults of ``test_cfg``; see :class:`Refiner`.
 DEFAULT_TEST_CFG = dict(
