@@ -27,7 +27,6 @@ other jobs gives the times of an idle one; with more threads they are wall times
         [--skip-released] [--skip-savings]
 """
 import argparse
-import importlib.util
 import os
 import os.path as osp
 import statistics
@@ -47,6 +46,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from segrefiner.apis import init_refiner, refine
 from segrefiner.datasets.generators import generate_synthetic_dataset
 
+import bench_real  # noqa: E402  (the sibling script: its scores; benchmarks/ is on sys.path)
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = {
     'released (118.6M) 256²': ('configs/_base_/models/segrefiner.py', 256),
@@ -59,15 +60,6 @@ def clock() -> float:
     """Seconds of the benchmark's clock: this process's CPU time with one thread (times that do
     not depend on other load of the machine), else wall time (``--threads``)."""
     return time.process_time() if torch.get_num_threads() == 1 else time.perf_counter()
-
-
-def load_bench_real():
-    """``benchmarks/bench_real.py`` as a module (its scores and table helpers)."""
-    spec = importlib.util.spec_from_file_location('bench_real',
-                                                  osp.join(ROOT, 'benchmarks', 'bench_real.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def median_time(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
@@ -200,7 +192,6 @@ def instance_refine(model, image: np.ndarray, masks: Sequence[np.ndarray]) -> np
 
 def bench_savings(tol: float) -> List[list]:
     """Rows (mode, savings, evals/img, IoU, mBA, F@2px) on the synthetic benchmark."""
-    bench_real = load_bench_real()
     model = init_refiner()
     counter = Counter(model.decode_head.denoiser)
     settings = (('full schedule', dict(early_exit=None, dedup=False)),
