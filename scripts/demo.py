@@ -138,6 +138,8 @@ def main() -> None:
         with logs_to_file_only():
             test_runner = Runner.from_cfg(test_cfg)
         test_runner.register_hook(guard)
+        with logs_to_file_only():  # mmengine's "Loads checkpoint ..." line goes to the log
+            test_runner.load_or_resume()
         metrics = test_runner.test()
     print(f'\nsynthetic val split ({args.num_val} images), coarse vs refined:')
     print(report(metrics))
