@@ -139,7 +139,8 @@ class DiscreteDiffusion(nn.Module):
         last step's sharper prediction is the result of the full chain too), so it costs
         three evaluations instead of ``len(timesteps)`` at the earliest. The other samples
         go on in a smaller batch, so their draws come from the generator in a different
-        order. ``exit_tol=0`` runs every step on every sample, as without early exit.
+        order. ``exit_tol=0`` runs every step on every sample (no sample can change on fewer
+        than 0 of its pixels): the original chain, draw for draw.
 
         Args:
             denoise_fn (Callable): ``(x (B, C+1, H, W), t (B,)) -> logits (B, 1, H, W)``.
@@ -168,24 +169,8 @@ class DiscreteDiffusion(nn.Module):
         if not 0 <= exit_tol < 1:
             raise ValueError(f'exit_tol must lie in [0, 1), got {exit_tol}')
         coarse = coarse.float()
-        x = coarse
         if fine_probs is None:
             fine_probs = torch.zeros_like(coarse)
-        if exit_tol == 0:
-            for n, index in enumerate(timesteps):
-                t = torch.full((img.shape[0], ), index, dtype=torch.long, device=img.device)
-                logits = denoise_fn(torch.cat([img, x.to(img.dtype)], dim=1), t)
-                x, fine_probs, probs = self.step(logits, index, coarse, fine_probs,
-                                                 n == len(timesteps) - 1, generator)
-            return probs, fine_probs
-        return self._sample_loop_early_exit(denoise_fn, img, coarse, timesteps, fine_probs,
-                                            generator, exit_tol)
-
-    def _sample_loop_early_exit(self, denoise_fn: Callable[[Tensor, Tensor], Tensor],
-                                img: Tensor, coarse: Tensor, timesteps: List[int],
-                                fine_probs: Tensor, generator: Optional[torch.Generator],
-                                exit_tol: float) -> Tuple[Tensor, Tensor]:
-        """:meth:`sample_loop` with early exit: shapes as there, ``coarse`` float."""
         probs_out = torch.empty_like(coarse)
         fine_out = torch.empty_like(coarse)
         last = timesteps[-1]
