@@ -636,14 +636,15 @@ class Refiner(BaseSegmentor):
         if channels_last:
             head.denoiser.to(memory_format=torch.channels_last)
             img = img.contiguous(memory_format=torch.channels_last)
-        exit_tol = cfg.early_exit['tol'] if cfg.get('early_exit') else 0.0
+        exit_tol = cfg.early_exit['tol'] if cfg.early_exit else 0.0
         probs, fine_probs = [], []
         autocast = (contextlib.nullcontext() if dtype is None else
                     torch.autocast(img.device.type, dtype=dtype))
         with autocast:
             for start in range(0, img.shape[0], cfg.batch_max):
                 chunk = slice(start, start + cfg.batch_max)
-                out = head.predict((img[chunk], coarse[chunk]), [],
+                metas = [dict(img_shape=tuple(img.shape[-2:]))] * img[chunk].shape[0]
+                out = head.predict((img[chunk], coarse[chunk]), metas,
                                    dict(timesteps=list(timesteps), exit_tol=exit_tol),
                                    generator=generator)
                 probs.append(out[:, :1])
