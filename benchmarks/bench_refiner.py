@@ -1,6 +1,6 @@
 """Refinement speed: the reference computation, the fast path and the evaluations it saves.
 
-One run prints three tables.
+One run prints two tables.
 
 1. Speed, for the released-size denoiser (118.6M, random weights) at 256² and the CPU demo
    config at 128², one crop (batch 1): ``refine_crops`` with 6 reverse steps in the reference
@@ -8,9 +8,11 @@ One run prints three tables.
    (bf16 autocast + channels-last, same random draws). Per path: the median denoiser forward
    (timed inside the refinement), the FLOPs of one forward (torch's FlopCounterMode: convs,
    matmuls, attention), GFLOP/s and their fraction of the peak GEMM rate measured in the same
-   run (fp32 rows against the fp32 peak, bf16 rows against the bf16 peak), the whole
+   run (float32 rows against the fp32 peak, bf16 rows against the bf16 peak), the whole
    refinement's time, its speed-up over the reference's 6 forwards, and the agreement of the
-   refined masks with the reference's (fraction of equal pixels at 0.5).
+   refined masks with the reference's (fraction of equal pixels at 0.5). ``--compile`` adds
+   the fast path with the denoiser under ``torch.compile`` (inductor) and the wall time of
+   its first refinement, which compiles.
 2. Network evaluations per image and quality, with the bundled refiner (``init_refiner()``)
    on the synthetic benchmark (the demo's val split: 40 images of 160², generated in a
    temporary folder), without and with the savings of ``--tol`` (``test_cfg.early_exit``)
@@ -24,9 +26,10 @@ With ``--threads 1`` every time is the CPU time of this process, so a machine sh
 other jobs gives the times of an idle one; with more threads they are wall times.
 
     python benchmarks/bench_refiner.py [--repeats 1] [--threads N] [--tol 0.01]
-        [--skip-released] [--skip-savings]
+        [--skip-released] [--skip-savings] [--compile]
 """
 import argparse
+import math
 import os
 import os.path as osp
 import statistics
@@ -45,6 +48,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from segrefiner.apis import init_refiner, refine
 from segrefiner.datasets.generators import generate_synthetic_dataset
+from segrefiner.models.segmentors.refiner import cpu_has_bf16_kernels
 
 import bench_real  # noqa: E402  (the sibling script: its scores; benchmarks/ is on sys.path)
 
@@ -87,8 +91,13 @@ class ForwardTimer:
     def __init__(self, module: torch.nn.Module) -> None:
         self.times: List[float] = []
         self._start = 0.0
-        module.register_forward_pre_hook(self._pre)
-        module.register_forward_hook(self._post)
+        self._handles = [module.register_forward_pre_hook(self._pre),
+                         module.register_forward_hook(self._post)]
+
+    def remove(self) -> None:
+        """Detach the hooks."""
+        for handle in self._handles:
+            handle.remove()
 
     def _pre(self, module, args) -> None:
         self._start = clock()
@@ -105,18 +114,26 @@ def crop_inputs(size: int) -> Tuple[torch.Tensor, torch.Tensor]:
     return img, coarse
 
 
-def bench_speed(name: str, cfg_path: str, size: int, repeats: int,
-                peaks: Dict[str, float]) -> List[tuple]:
-    """Rows (name, path, ms/fwd, GFLOP/fwd, GFLOP/s, of peak, refine s, speed-up, agree)."""
+def bench_speed(name: str, cfg_path: str, size: int, repeats: int, peaks: Dict[str, float],
+                compile_: bool = False) -> List[tuple]:
+    """Rows (name, path, ms/fwd, GFLOP/fwd, GFLOP/s, of peak, refine s, speed-up, agree,
+    first call s); with ``compile_`` also the fast path with the denoiser under
+    ``torch.compile``, whose first refinement (compiling included, inductor's compile workers
+    too) is timed in wall seconds."""
     model = init_refiner(Config.fromfile(osp.join(ROOT, cfg_path)))
-    net = model.decode_head.denoiser
-    timer = ForwardTimer(net)
+    head = model.decode_head
+    net = head.denoiser
     img, coarse = crop_inputs(size)
-    paths = (('fp32 (reference)', {}), ('fast=True', dict(fast=True)))
-    # one fast forward: warm-up of the bf16 / channels-last kernels, and the FLOP count
+    paths = [('fp32 (reference)', {}), ('fast=True', dict(fast=True))]
+    if compile_:
+        paths.append(('fast + compile', dict(fast=True)))
+    # one fast forward: warm-up of the fast path's kernels (bf16 / channels-last, or float32
+    # channels-last on a CPU without bf16 kernels), and the FLOP count
+    fast_dtype = model.precision(model.merge_test_cfg(dict(fast=True)), img.device)[0]
     counter = FlopCounterMode(display=False)
     x = torch.cat([img, coarse], 1).contiguous(memory_format=torch.channels_last)
-    with counter, torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):
+    autocast = torch.autocast('cpu', dtype=fast_dtype or torch.float32, enabled=bool(fast_dtype))
+    with counter, torch.no_grad(), autocast:
         net.to(memory_format=torch.channels_last)(x, torch.tensor([5]))
     flops = counter.get_total_flops()
     results, rows = {}, []
@@ -125,6 +142,13 @@ def bench_speed(name: str, cfg_path: str, size: int, repeats: int,
         # the weights to channels-last is not timed
         net.to(memory_format=torch.channels_last if overrides else torch.contiguous_format)
         cfg = model.merge_test_cfg(overrides, model.test_cfg)
+        first_call = float('nan')
+        if label == 'fast + compile':
+            head.denoiser = torch.compile(net)
+            start = time.perf_counter()
+            model.refine_crops(img, coarse, STEPS, cfg, torch.Generator().manual_seed(1))
+            first_call = time.perf_counter() - start
+        timer = ForwardTimer(head.denoiser)
         forwards, totals = [], []
         for _ in range(repeats):
             timer.times.clear()
@@ -133,16 +157,18 @@ def bench_speed(name: str, cfg_path: str, size: int, repeats: int,
                                                 torch.Generator().manual_seed(1))
             totals.append(clock() - start)
             forwards += timer.times
+        timer.remove()
+        head.denoiser = net
         results[label + ' forwards'] = sum(forwards) / repeats
         seconds = statistics.median(forwards)
         rate = flops / seconds / 1e9
-        peak = peaks['bf16' if overrides else 'fp32']
+        peak = peaks['bf16' if overrides and fast_dtype == torch.bfloat16 else 'fp32']
         rows.append([name, label, seconds * 1e3, flops / 1e9, rate, rate / peak,
-                     statistics.median(totals)])
+                     statistics.median(totals), first_call])
     reference = results['fp32 (reference)']
     for row, (label, _) in zip(rows, paths):
-        row.append(results['fp32 (reference) forwards'] / row[6])
-        row.append(((results[label] >= 0.5) == (reference >= 0.5)).float().mean().item())
+        row.insert(7, results['fp32 (reference) forwards'] / row[6])
+        row.insert(8, ((results[label] >= 0.5) == (reference >= 0.5)).float().mean().item())
     net.to(memory_format=torch.contiguous_format)
     return [tuple(row) for row in rows]
 
@@ -229,26 +255,34 @@ def main() -> None:
     parser.add_argument('--skip-released', action='store_true',
                         help='time only the demo denoiser (the released one takes minutes)')
     parser.add_argument('--skip-savings', action='store_true', help='no table 2')
+    parser.add_argument('--compile', action='store_true',
+                        help='also time the fast path under torch.compile (minutes of compiling)')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    peaks = {'fp32': peak_gemm_gflops(torch.float32), 'bf16': peak_gemm_gflops(torch.bfloat16)}
+    # without oneDNN bf16 kernels a bf16 GEMM is emulated (minutes at 2048³) and no path uses it
+    peaks = {'fp32': peak_gemm_gflops(torch.float32),
+             'bf16': peak_gemm_gflops(torch.bfloat16) if cpu_has_bf16_kernels() else math.nan}
+    fast = ('bf16 autocast + channels-last' if cpu_has_bf16_kernels() else
+            'float32 channels-last: this CPU has no oneDNN bf16 kernels')
     print(f'threads: {args.threads}; peak GEMM (2048³): fp32 {peaks["fp32"]:.0f} GFLOP/s, '
-          f'bf16 {peaks["bf16"]:.0f} GFLOP/s', flush=True)
+          f'bf16 {peaks["bf16"]:.1f} GFLOP/s; fast=True here: {fast}', flush=True)
     rows = []
     for name, (cfg_path, size) in CONFIGS.items():
         if args.skip_released and name.startswith('released'):
             continue
         print(f'timing {name} ...', file=sys.stderr, flush=True)
-        rows += bench_speed(name, cfg_path, size, args.repeats, peaks)
+        rows += bench_speed(name, cfg_path, size, args.repeats, peaks, args.compile)
     print(f'\n1. one crop, {STEPS} reverse steps (refine_crops), batch 1')
     header = (f'| {"denoiser":<24} | {"path":<16} | {"ms/fwd":>8} | {"GFLOP/fwd":>9} | '
               f'{"GFLOP/s":>7} | {"of peak":>7} | {"refine s":>8} | '
-              f'{"vs 6 fp32 fwd":>13} | {"masks agree":>11} |')
+              f'{"vs 6 fp32 fwd":>13} | {"masks agree":>11} | {"1st call s":>10} |')
     print(header)
     print('|' + '|'.join('-' * len(c) for c in header.split('|')[1:-1]) + '|')
-    for name, label, ms, gflop, rate, frac, total, ratio, agree in rows:
+    for name, label, ms, gflop, rate, frac, total, ratio, agree, first_call in rows:
+        compiled = '' if first_call != first_call else f'{first_call:.1f}'  # NaN: eager
         print(f'| {name:<24} | {label:<16} | {ms:>8.1f} | {gflop:>9.2f} | {rate:>7.1f} | '
-              f'{frac:>7.0%} | {total:>8.2f} | {ratio:>12.2f}× | {agree:>11.2%} |')
+              f'{frac:>7.0%} | {total:>8.2f} | {ratio:>12.2f}× | {agree:>11.2%} | '
+              f'{compiled:>10} |')
     if args.skip_savings:
         return
     print('\nevaluating savings ...', file=sys.stderr, flush=True)

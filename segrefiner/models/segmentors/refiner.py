@@ -33,9 +33,17 @@ MODES = ('crop', 'whole', 'instance', 'hr', 'auto')
 GLOBAL_VIEWS = ('image', 'box')
 
 #: The autocast dtype of ``test_cfg.fast=True`` unless ``autocast_dtype`` is set: bfloat16
-#: (native on CPUs with AVX-512 BF16 / AMX; float32's range), float16 on CUDA devices without
-#: bfloat16.
+#: (float32's range) on CUDA devices that have it (else float16) and on CPUs whose oneDNN
+#: has bfloat16 kernels (AVX-512 and up: AVX-512 BF16 / AMX run it natively); see
+#: :meth:`Refiner.precision` for the other CPUs.
 FAST_DTYPE = 'bfloat16'
+
+
+def cpu_has_bf16_kernels() -> bool:
+    """Whether this CPU runs oneDNN's bfloat16 convolutions (AVX-512 and up). Without them
+    (e.g. an AVX2-only CPU) a bf16 forward of the denoiser measured 8× slower than float32
+    (``benchmarks/bench_refiner.py``: 906 vs 113 ms on an AMD EPYC with AVX2)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 #: Probabilities are clamped to [LOGIT_EPS, 1 − LOGIT_EPS] before they are handed to mmseg's
 #: post-processing as logits (finite in float32: ±13.8); it returns them within 1e-6.
@@ -96,8 +104,10 @@ class Refiner(BaseSegmentor):
     - ``fast=True``: the fastest path whose masks agree with float32 (>= 99.5% of the pixels
       with the same random draws, ``benchmarks/bench_refiner.py``): ``channels_last`` and
       autocast to ``autocast_dtype`` or, if that is None, ``FAST_DTYPE`` (bfloat16; on a
-      CUDA device without bfloat16, float16); the denoiser's GroupNorms then run the
-      mixed-precision kernel (:class:`GroupNorm32`);
+      CUDA device without bfloat16, float16; on a CPU without oneDNN bfloat16 kernels,
+      :func:`cpu_has_bf16_kernels`, no autocast: float32 channels-last, the same masks as
+      the reference); the denoiser's GroupNorms then run the mixed-precision kernel
+      (:class:`GroupNorm32`);
     - ``early_exit=dict(tol=τ)``: a crop whose foreground decision changed on fewer than a
       fraction τ of its pixels in a step skips the intermediate steps and takes the last
       one at once (after the second step at the earliest, so at least three evaluations;
@@ -661,6 +671,8 @@ class Refiner(BaseSegmentor):
             name = FAST_DTYPE
             if device.type == 'cuda' and not torch.cuda.is_bf16_supported():
                 name = 'float16'
+            elif device.type == 'cpu' and not cpu_has_bf16_kernels():
+                name = None
         return (None if name is None else getattr(torch, name),
                 bool(cfg.channels_last or cfg.get('fast')))
 

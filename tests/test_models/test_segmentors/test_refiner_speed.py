@@ -4,6 +4,7 @@ import torch
 from mmseg.registry import MODELS
 
 from segrefiner.models.denoisers.denoise_unet import GroupNorm32
+from segrefiner.models.segmentors.refiner import cpu_has_bf16_kernels
 from segrefiner.models.diffusion import DiscreteDiffusion
 from test_instance_inference import ConstantDenoiser, batch, boxes_mask, instance_model
 from utils import tiny_refiner_cfg
@@ -30,12 +31,26 @@ def test_fast_path_agrees_with_float32():
     fast = refine(model, img, coarse, fast=True)
     assert fast.dtype == torch.float32 and fast.shape == ref.shape
     assert ((ref >= 0.5) == (fast >= 0.5)).float().mean() >= 0.995
+    fast_dtype = torch.bfloat16 if cpu_has_bf16_kernels() else None
     assert model.precision(model.merge_test_cfg(dict(fast=True)), img.device) == (
-        torch.bfloat16, True)
+        fast_dtype, True)
     # autocast_dtype given: fast keeps it
     assert model.precision(model.merge_test_cfg(dict(fast=True, autocast_dtype='float16')),
                            img.device) == (torch.float16, True)
     assert model.precision(model.test_cfg, img.device) == (None, False)
+
+
+@pytest.mark.parametrize('has_bf16, expected', [(True, torch.bfloat16), (False, None)])
+def test_fast_path_uses_bf16_only_where_the_cpu_has_its_kernels(monkeypatch, has_bf16,
+                                                                  expected):
+    from segrefiner.models.segmentors import refiner
+    monkeypatch.setattr(refiner, 'cpu_has_bf16_kernels', lambda: has_bf16)
+    model = MODELS.build(tiny_refiner_cfg()).eval()
+    cpu = torch.device('cpu')
+    assert model.precision(model.merge_test_cfg(dict(fast=True)), cpu) == (expected, True)
+    # an explicit dtype is kept on every CPU
+    assert model.precision(model.merge_test_cfg(dict(fast=True, autocast_dtype='bfloat16')),
+                           cpu) == (torch.bfloat16, True)
 
 
 def test_group_norm_bf16_kernel_equals_the_cast_round_trip():
