@@ -13,7 +13,7 @@ MODEL_ZOO_DIR = osp.dirname(osp.abspath(__file__))
 #: Name of the bundled refiner (its config is ``NAME.py``, its weights ``NAME.pth``).
 BUNDLED_NAME = 'segrefiner_denoiseunet-w8_composite'
 #: sha256 of ``NAME.pth``, also given in the README.
-BUNDLED_SHA256 = '18795257bbbc6d2fb2562e6a70deb59a22b6ab72bd00e64ce66adcd44ad71b9d'
+BUNDLED_SHA256 = '22f55c534f395ac731576e78f99f178b87db320fc69688544468262eca5f8137'
 
 
 def file_sha256(path: str, chunk_size: int = 1 << 20) -> str:
