@@ -106,10 +106,10 @@ class ForwardTimer:
         self.times.append(clock() - self._start)
 
 
-def crop_inputs(size: int) -> Tuple[torch.Tensor, torch.Tensor]:
-    """A (1, 3, size, size) random image and a (1, 1, size, size) rectangle mask."""
-    img = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(0))
-    coarse = torch.zeros(1, 1, size, size)
+def crop_inputs(size: int, num: int = 1, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(num, 3, size, size) random images and (num, 1, size, size) rectangle masks."""
+    img = torch.randn(num, 3, size, size, generator=torch.Generator().manual_seed(seed))
+    coarse = torch.zeros(num, 1, size, size)
     coarse[:, :, size // 4:3 * size // 4, size // 5:4 * size // 5] = 1
     return img, coarse
 
@@ -136,7 +136,7 @@ def bench_speed(name: str, cfg_path: str, size: int, repeats: int, peaks: Dict[s
     with counter, torch.no_grad(), autocast:
         net.to(memory_format=torch.channels_last)(x, torch.tensor([5]))
     flops = counter.get_total_flops()
-    results, rows = {}, []
+    results, rows, first_calls = {}, [], {}
     for label, overrides in paths:
         # the reference runs in the contiguous format; the fast path's one-time conversion of
         # the weights to channels-last is not timed
@@ -163,12 +163,14 @@ def bench_speed(name: str, cfg_path: str, size: int, repeats: int, peaks: Dict[s
         seconds = statistics.median(forwards)
         rate = flops / seconds / 1e9
         peak = peaks['bf16' if overrides and fast_dtype == torch.bfloat16 else 'fp32']
+        first_calls[label] = first_call
         rows.append([name, label, seconds * 1e3, flops / 1e9, rate, rate / peak,
-                     statistics.median(totals), first_call])
+                     statistics.median(totals)])
     reference = results['fp32 (reference)']
     for row, (label, _) in zip(rows, paths):
-        row.insert(7, results['fp32 (reference) forwards'] / row[6])
-        row.insert(8, ((results[label] >= 0.5) == (reference >= 0.5)).float().mean().item())
+        row.append(results['fp32 (reference) forwards'] / row[6])
+        row.append(((results[label] >= 0.5) == (reference >= 0.5)).float().mean().item())
+        row.append(first_calls[label])
     net.to(memory_format=torch.contiguous_format)
     return [tuple(row) for row in rows]
 
@@ -260,9 +262,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     # without oneDNN bf16 kernels a bf16 GEMM is emulated (minutes at 2048³) and no path uses it
+    bf16 = cpu_has_bf16_kernels()
     peaks = {'fp32': peak_gemm_gflops(torch.float32),
-             'bf16': peak_gemm_gflops(torch.bfloat16) if cpu_has_bf16_kernels() else math.nan}
-    fast = ('bf16 autocast + channels-last' if cpu_has_bf16_kernels() else
+             'bf16': peak_gemm_gflops(torch.bfloat16) if bf16 else math.nan}
+    fast = ('bf16 autocast + channels-last' if bf16 else
             'float32 channels-last: this CPU has no oneDNN bf16 kernels')
     print(f'threads: {args.threads}; peak GEMM (2048³): fp32 {peaks["fp32"]:.0f} GFLOP/s, '
           f'bf16 {peaks["bf16"]:.1f} GFLOP/s; fast=True here: {fast}', flush=True)

@@ -30,6 +30,8 @@ from mmengine.config import Config
 from segrefiner.apis import init_refiner
 from segrefiner.utils.io import write_bytes_atomic
 
+from bench_refiner import crop_inputs  # noqa: E402  (sibling script; benchmarks/ on sys.path)
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PRECISIONS = ('fp32', 'tf32', 'fp16', 'bf16')
 #: test_cfg overrides of each precision (``refine_crops``)
@@ -66,15 +68,6 @@ def median_ms(fn: Callable[[], object], device: torch.device, repeats: int) -> f
     return statistics.median(times)
 
 
-def crops(num: int, size: int, device: torch.device, seed: int = 0):
-    """(num, 3, size, size) random images and (num, 1, size, size) rectangle masks."""
-    gen = torch.Generator().manual_seed(seed)
-    img = torch.randn(num, 3, size, size, generator=gen)
-    coarse = torch.zeros(num, 1, size, size)
-    coarse[:, :, size // 4:3 * size // 4, size // 5:4 * size // 5] = 1
-    return img.to(device), coarse.to(device)
-
-
 def forward_fn(net: torch.nn.Module, precision: str, batch: int, size: int,
                device: torch.device) -> Callable[[], torch.Tensor]:
     """A no-grad forward of ``net`` on a (batch, 4, size, size) input in ``precision``."""
@@ -97,7 +90,7 @@ def bench_forwards(model, precisions: Sequence[str], compile_precisions: Sequenc
     """Rows of table 1."""
     head = model.decode_head
     net = head.denoiser
-    img, coarse = crops(8, size, device)
+    img, coarse = (t.to(device) for t in crop_inputs(size, num=8))
     set_tf32(False)
     reference = model.refine_crops(img, coarse, STEPS, model.merge_test_cfg({}),
                                    torch.Generator(device).manual_seed(1))
@@ -140,7 +133,7 @@ def bench_forwards(model, precisions: Sequence[str], compile_precisions: Sequenc
 def bench_instances(model, instances: int, batch: int, size: int,
                     device: torch.device) -> List[dict]:
     """Rows of table 2: ``instances`` crops of one image, reference vs ``fast=True``."""
-    img, coarse = crops(instances, size, device, seed=1)
+    img, coarse = (t.to(device) for t in crop_inputs(size, num=instances, seed=1))
     rows, results = [], {}
     for label, overrides in (('reference (fp32)', {}), ('fast=True', dict(fast=True))):
         cfg = model.merge_test_cfg(dict(batch_max=batch, **overrides))
