@@ -1,11 +1,11 @@
-# Third stage of the bundled default refiner: 8000 more iterations from the second stage's last
+# Third stage of the bundled default refiner: 5000 more iterations from the second stage's last
 # checkpoint, on the same multi-scale composites with new draws (seed 3) and a lower peak
 # learning rate:
 #   python tools/train.py configs/segrefiner/segrefiner_denoiseunet-w8_1xb8-3k_composite-128x128-cpu.py
 #   python tools/train.py configs/segrefiner/segrefiner_denoiseunet-w8_1xb8-3k+6k_composite-multiscale-128x128-cpu.py
-#   python tools/train.py configs/segrefiner/segrefiner_denoiseunet-w8_1xb8-3k+6k+8k_composite-multiscale-128x128-cpu.py
+#   python tools/train.py configs/segrefiner/segrefiner_denoiseunet-w8_1xb8-3k+6k+5k_composite-multiscale-128x128-cpu.py
 _base_ = ['./segrefiner_denoiseunet-w8_1xb8-3k+6k_composite-multiscale-128x128-cpu.py']
-max_iters = 8000
+max_iters = 5000
 load_from = ('work_dirs/segrefiner_denoiseunet-w8_1xb8-3k+6k_composite-multiscale-128x128-cpu/'
              'iter_6000.pth')
 train_dataloader = dict(dataset=dict(seed=3))
