@@ -7,7 +7,11 @@ for each mode, and coarse and refined masks are scored against the GT. One table
 modes: per kind and over all kinds, the pooled IoU (intersections and unions summed over the
 images), the mean mBA and the mean boundary F at 2 px (``segrefiner.evaluation.functional``:
 ``intersection_union``, ``mba``, ``boundary_f1``), in percent, with the change over the
-coarse masks and the seconds per image of ``refine()``.
+coarse masks, the seconds per image of ``refine()`` and the network evaluations per image
+(denoiser samples, counted by a forward hook). ``--test-cfg KEY=VALUE ...`` overrides the
+model's ``test_cfg`` for every mode (nested keys with dots: ``early_exit.tol=0.003``);
+``--savings KEY=VALUE ...`` adds a ``MODE+savings`` row per mode, refined with those keys on
+top, so that the full schedule and the savings are compared in one run.
 
 Coarse kinds (:data:`COARSE_KINDS`), deterministic for a ``--seed``:
 
@@ -27,6 +31,7 @@ The folder is for evaluation only: nothing here trains or tunes anything on it.
 
     python benchmarks/bench_real.py DIR [--config CFG --checkpoint CKPT] [--modes auto crop hr]
         [--kinds ...] [--steps 6] [--seed 0] [--out-dir PANELS] [--json RESULTS.json]
+        [--test-cfg KEY=VALUE ...] [--savings KEY=VALUE ...]
 """
 import argparse
 import glob
@@ -41,6 +46,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import cv2
 import mmcv
 import numpy as np
+from mmengine.config import DictAction
 from mmengine.utils import ProgressBar
 from torch import nn
 
@@ -76,6 +82,7 @@ class Scores:
     mbas: List[float] = field(default_factory=list)
     fs: List[float] = field(default_factory=list)
     seconds: List[float] = field(default_factory=list)
+    evals: List[int] = field(default_factory=list)
 
     def add(self, other: 'Scores') -> None:
         self.inter += other.inter
@@ -83,14 +90,43 @@ class Scores:
         self.mbas += other.mbas
         self.fs += other.fs
         self.seconds += other.seconds
+        self.evals += other.evals
 
     def summary(self) -> Dict[str, float]:
-        """Pooled IoU, mean mBA and mean F@2px in percent; mean seconds per image."""
+        """Pooled IoU, mean mBA and mean F@2px in percent; mean seconds and network
+        evaluations per image."""
         out = dict(iou=percent(self.inter / self.union if self.union else float('nan')),
                    mba=percent(np.nanmean(self.mbas)), f2px=percent(np.mean(self.fs)))
         if self.seconds:
             out['seconds'] = round(float(np.mean(self.seconds)), 3)
+        if self.evals:
+            out['evals'] = round(float(np.mean(self.evals)), 2)
         return out
+
+
+class EvalCounter:
+    """Counts a module's evaluations (samples, summed over calls) with a forward hook."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.evals = 0
+        module.register_forward_hook(self._count)
+
+    def _count(self, module: nn.Module, args: tuple, output) -> None:
+        self.evals += args[0].shape[0]
+
+
+def nested_options(options: Optional[dict]) -> dict:
+    """``{'early_exit.tol': 0.003}`` (``DictAction``'s dotted keys) as nested dicts."""
+    out: dict = {}
+    for key, value in (options or {}).items():
+        *parents, leaf = key.split('.')
+        node = out
+        for parent in parents:
+            node = node.setdefault(parent, {})
+            if not isinstance(node, dict):
+                raise ValueError(f'test_cfg option {key!r} sets a key inside a non-dict value')
+        node[leaf] = value
+    return out
 
 
 def find_pairs(folder: str) -> List[Pair]:
@@ -175,11 +211,21 @@ def score(pred: np.ndarray, gt: np.ndarray, bands) -> Scores:
 
 
 def run(model: nn.Module, pairs: Sequence[Pair], kinds: Sequence[str], modes: Sequence[str],
-        steps: int, seed: int, out_dir: Optional[str], panel_side: int
-        ) -> Dict[str, Dict[str, Scores]]:
-    """Scores per kind and source (``'coarse'`` and each mode), panels on the way."""
-    results = {kind: {source: Scores() for source in ('coarse', *modes)} for kind in kinds}
-    bar = ProgressBar(len(pairs) * len(kinds) * len(modes), file=sys.stdout)
+        steps: int, seed: int, out_dir: Optional[str], panel_side: int,
+        savings: Optional[dict] = None) -> Dict[str, Dict[str, Scores]]:
+    """Scores per kind and source, panels on the way.
+
+    The sources are ``'coarse'``, each mode with the model's ``test_cfg`` and, with
+    ``savings`` (nested ``test_cfg`` keys), each mode again as ``MODE+savings`` with those
+    keys merged on top (:meth:`Refiner.merge_test_cfg`, which validates them).
+    """
+    test_cfgs = {mode: model.test_cfg for mode in modes}
+    if savings:
+        test_cfgs.update({f'{mode}+savings': model.merge_test_cfg(savings, model.test_cfg)
+                          for mode in modes})
+    results = {kind: {source: Scores() for source in ('coarse', *test_cfgs)} for kind in kinds}
+    counter = EvalCounter(model.decode_head.denoiser)
+    bar = ProgressBar(len(pairs) * len(kinds) * len(test_cfgs), file=sys.stdout)
     for pair in pairs:
         image = load_image(pair.image)
         gt = load_mask(pair.mask)
@@ -191,17 +237,24 @@ def run(model: nn.Module, pairs: Sequence[Pair], kinds: Sequence[str], modes: Se
         for kind in kinds:
             coarse = make_coarse(gt, instances, kind, pair.name, seed)
             results[kind]['coarse'].add(score(coarse, gt, bands))
-            for mode in modes:
+            for source, test_cfg in test_cfgs.items():
+                mode = source.split('+')[0]
+                model.test_cfg, base_cfg = test_cfg, model.test_cfg
+                counter.evals = 0
                 start = time.perf_counter()
-                refined = (refine(model, image, coarse, steps=steps, seed=seed, mode=mode)
-                           if coarse.any() else coarse)
+                try:
+                    refined = (refine(model, image, coarse, steps=steps, seed=seed, mode=mode)
+                               if coarse.any() else coarse)
+                finally:
+                    model.test_cfg = base_cfg
                 seconds = time.perf_counter() - start
                 cell = score(refined, gt, bands)
                 cell.seconds.append(seconds)
-                results[kind][mode].add(cell)
+                cell.evals.append(counter.evals)
+                results[kind][source].add(cell)
                 if out_dir is not None:
-                    write_panel(osp.join(out_dir, f'{pair.name}_{kind}_{mode}.png'), image,
-                                coarse, refined, gt, (kind, mode), panel_side)
+                    write_panel(osp.join(out_dir, f'{pair.name}_{kind}_{source}.png'), image,
+                                coarse, refined, gt, (kind, source), panel_side)
                 bar.update()
     sys.stdout.write('\n')
     return results
@@ -237,8 +290,10 @@ def summarise(results: Dict[str, Dict[str, Scores]]) -> Dict[str, Dict[str, dict
 
 
 def format_table(summary: Dict[str, Dict[str, dict]]) -> str:
-    """One row per (kind, source): IoU, mBA, F@2px in percent, changes, seconds per image."""
-    header = ['kind', 'masks', 'IoU', 'mBA', f'F@{BOUND_PX}px', 'ΔIoU', 'ΔmBA', 'ΔF', 's/img']
+    """One row per (kind, source): IoU, mBA, F@2px in percent, changes, seconds and
+    network evaluations per image."""
+    header = ['kind', 'masks', 'IoU', 'mBA', f'F@{BOUND_PX}px', 'ΔIoU', 'ΔmBA', 'ΔF', 's/img',
+              'evals/img']
     rows = []
     for kind, by_source in summary.items():
         base = by_source['coarse']
@@ -246,7 +301,8 @@ def format_table(summary: Dict[str, Dict[str, dict]]) -> str:
             deltas = (['', '', ''] if source == 'coarse' else
                       [f"{cell[k] - base[k]:+.2f}" for k in ('iou', 'mba', 'f2px')])
             rows.append([kind, source, cell['iou'], cell['mba'], cell['f2px'], *deltas,
-                         f"{cell['seconds']:.2f}" if 'seconds' in cell else ''])
+                         f"{cell['seconds']:.2f}" if 'seconds' in cell else '',
+                         f"{cell['evals']:.2f}" if 'evals' in cell else ''])
     return make_table(header, rows)
 
 
@@ -266,6 +322,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='longest side of each panel view in px (0: native)')
     parser.add_argument('--json', help='write the table as JSON here')
     parser.add_argument('--device', default='cpu')
+    parser.add_argument('--test-cfg', nargs='+', action=DictAction, default={},
+                        help="test_cfg overrides for every mode, e.g. fast=True "
+                        "early_exit.tol=0.003")
+    parser.add_argument('--savings', nargs='+', action=DictAction,
+                        help="also refine each mode with these test_cfg keys on top "
+                        "(rows 'MODE+savings'), e.g. early_exit.tol=0.003 max_patches=0")
     args = parser.parse_args(argv)
     if args.checkpoint is not None and args.config is None:
         parser.error('--checkpoint needs --config (the bundled refiner has its own weights)')
@@ -281,11 +343,16 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, dict]]:
     else:
         model = init_refiner(args.config, args.checkpoint, device=args.device,
                              trust_checkpoint=args.trust_checkpoint)
+    if args.test_cfg:
+        model.test_cfg = model.merge_test_cfg(nested_options(args.test_cfg), model.test_cfg)
+    savings = nested_options(args.savings)
     results = run(model, pairs, args.kinds, args.modes, args.steps, args.seed, args.out_dir,
-                  args.panel_side)
+                  args.panel_side, savings)
     summary = summarise(results)
     print(f'{len(pairs)} images of {args.folder}, {len(args.kinds)} coarse kinds, '
-          f'modes {" ".join(args.modes)}, {args.steps} steps, seed {args.seed}')
+          f'modes {" ".join(args.modes)}, {args.steps} steps, seed {args.seed}'
+          + (f'; test_cfg {nested_options(args.test_cfg)}' if args.test_cfg else '')
+          + (f'; savings {savings}' if savings else ''))
     print(format_table(summary))
     if args.json is not None:
         write_bytes_atomic(args.json, json.dumps(summary, indent=1).encode())

@@ -136,3 +136,29 @@ def test_benchmark_table_panels_and_json(folder, tiny, tmp_path, capsys):
     again = bench_real.main([str(folder), *tiny, '--modes', 'crop', '--kinds', 'polygon'])
     assert again['polygon']['crop'] == {**summary['polygon']['crop'],
                                         'seconds': again['polygon']['crop']['seconds']}
+
+
+def test_evaluations_test_cfg_and_savings_rows(folder, tiny, capsys):
+    summary = bench_real.main([str(folder), *tiny, '--modes', 'auto', 'crop', '--kinds',
+                               'dilate5', '--savings', 'early_exit.tol=0.99', 'max_patches=0'])
+    table = capsys.readouterr().out
+    row = summary['dilate5']
+    assert list(row) == ['coarse', 'auto', 'crop', 'auto+savings', 'crop+savings']
+    assert 'evals' not in row['coarse'] and 'evals/img' in table and 'savings' in table
+    assert row['crop']['evals'] == 6.0  # one crop per image, every step
+    # tol 0.99: every crop jumps after its second step to the last one (3 evaluations);
+    # 'big' goes to 'hr' in auto mode, where max_patches=0 leaves the 5 global steps only
+    assert row['crop+savings']['evals'] == 3.0
+    assert row['auto']['evals'] > row['auto+savings']['evals'] == 3.0
+    # --test-cfg applies to every row
+    again = bench_real.main([str(folder), *tiny, '--modes', 'crop', '--kinds', 'dilate5',
+                             '--test-cfg', 'early_exit.tol=0.99'])
+    assert again['dilate5']['crop']['evals'] == 3.0
+    assert {k: v for k, v in again['dilate5']['crop'].items() if k != 'seconds'} == {
+        k: v for k, v in row['crop+savings'].items() if k != 'seconds'}
+    with pytest.raises(ValueError, match='early_exit.tol must lie in'):
+        bench_real.main([str(folder), *tiny, '--modes', 'crop', '--savings',
+                         'early_exit.tol=2'])
+    assert bench_real.nested_options({'a.b': 1, 'c': None}) == {'a': {'b': 1}, 'c': None}
+    with pytest.raises(ValueError, match="option 'a.b' sets a key inside a non-dict"):
+        bench_real.nested_options({'a': 1, 'a.b': 2})
