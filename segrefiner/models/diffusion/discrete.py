@@ -134,10 +134,13 @@ class DiscreteDiffusion(nn.Module):
 
         Early exit (``exit_tol > 0``): after each step but the first and the last two, a
         sample whose foreground decision (``σ(logits) >= 0.5``) changed on fewer than
-        ``exit_tol`` of its pixels since the previous step has saturated: it skips the
-        intermediate steps and takes the last step index on its next state at once (the
-        last step's sharper prediction is the result of the full chain too), so it costs
-        three evaluations instead of ``len(timesteps)`` at the earliest. The other samples
+        ``exit_tol`` of its pixels since the previous step has saturated: the network's
+        later predictions are taken to be this step's, so the skipped intermediate steps
+        become their updates of F and of the state (:meth:`step` with this step's logits,
+        the uniform draws included, no evaluation), and the last step index is evaluated
+        on the state they leave (the last step's sharper prediction is the result of the
+        full chain too). A sample costs three evaluations instead of ``len(timesteps)`` at
+        the earliest. The other samples
         go on in a smaller batch, so their draws come from the generator in a different
         order. ``exit_tol=0`` runs every step on every sample (no sample can change on fewer
         than 0 of its pixels): the original chain, draw for draw.
@@ -193,10 +196,16 @@ class DiscreteDiffusion(nn.Module):
             jump = (decision != previous).flatten(1).float().mean(1) < exit_tol
             previous = decision
             if bool(jump.any()):  # the saturated samples take the last step now
+                # the skipped steps' updates of F and the state, with this step's logits
+                # standing in for the network's (no evaluation), then the last step
+                x_jump, fine_jump, coarse_jump = x[jump], fine_probs[jump], coarse_active[jump]
+                for skipped in timesteps[n + 1:-1]:
+                    x_jump, fine_jump, _ = self.step(logits[jump], skipped, coarse_jump,
+                                                     fine_jump, False, generator)
                 t = torch.full((int(jump.sum()), ), last, dtype=torch.long, device=img.device)
-                logits = denoise_fn(torch.cat([img_active[jump], x[jump].to(img.dtype)], 1), t)
+                logits = denoise_fn(torch.cat([img_active[jump], x_jump.to(img.dtype)], 1), t)
                 _, fine_out[active[jump]], probs_out[active[jump]] = self.step(
-                    logits, last, coarse_active[jump], fine_probs[jump], True, generator)
+                    logits, last, coarse_jump, fine_jump, True, generator)
                 keep = ~jump
                 active, img_active, coarse_active, x, fine_probs, previous = (
                     v[keep] for v in (active, img_active, coarse_active, x, fine_probs,
