@@ -18,9 +18,10 @@ One run prints two tables.
    temporary folder), without and with the savings of ``--tol`` (``test_cfg.early_exit``)
    and ``dedup``: ``crop`` mode on each image; ``instance`` mode with every object detected
    twice (a detector's duplicate under a second label); ``hr`` mode (``refine(mode='hr')``)
-   on the images up-sampled 4× (640²). Quality: pooled IoU, mean mBA and mean boundary F at
-   2 px against the GT, in percent (``benchmarks/bench_real.py``'s scores); the real images
-   are ``bench_real.py``'s job.
+   on the images up-sampled 4× (640²), also with ``max_patches=0`` (the global pass
+   alone). Quality: pooled IoU, mean mBA and mean boundary F at 2 px against the GT, in
+   percent (``benchmarks/bench_real.py``'s scores); the real images are ``bench_real.py``'s
+   job (its ``--savings``).
 
 With ``--threads 1`` every time is the CPU time of this process, so a machine shared with
 other jobs gives the times of an idle one; with more threads they are wall times.
@@ -222,14 +223,17 @@ def bench_savings(tol: float) -> List[list]:
     """Rows (mode, savings, evals/img, IoU, mBA, F@2px) on the synthetic benchmark."""
     model = init_refiner()
     counter = Counter(model.decode_head.denoiser)
-    settings = (('full schedule', dict(early_exit=None, dedup=False)),
-                (f'early_exit tol={tol} + dedup', dict(early_exit=dict(tol=tol), dedup=True)))
+    savings = dict(early_exit=dict(tol=tol), dedup=True)
+    settings = (('full schedule', dict(early_exit=None, dedup=False, max_patches=None)),
+                (f'early_exit tol={tol} + dedup', dict(savings, max_patches=None)))
+    # hr only: without the native-resolution patches as well (the global pass alone)
+    no_patches = (f'early_exit tol={tol}, max_patches=0', dict(savings, max_patches=0))
     with tempfile.TemporaryDirectory() as folder:
         images = synthetic_val(folder)
     rows = []
     for mode in ('crop', 'instance', 'hr'):
-        for label, savings in settings:
-            model.test_cfg.update(savings)
+        for label, keys in settings + ((no_patches, ) if mode == 'hr' else ()):
+            model.test_cfg.update(keys)
             counter.evals = 0
             scores = bench_real.Scores()
             for image, gt, coarse in images:
@@ -292,12 +296,12 @@ def main() -> None:
     savings = bench_savings(args.tol)
     print('\n2. bundled refiner on the synthetic benchmark (40 images; hr: up-sampled 4×), '
           f'{STEPS} steps')
-    header = (f'| {"mode":<8} | {"savings":<28} | {"evals/img":>9} | {"IoU":>6} | '
+    header = (f'| {"mode":<8} | {"savings":<34} | {"evals/img":>9} | {"IoU":>6} | '
               f'{"mBA":>6} | {"F@2px":>6} |')
     print(header)
     print('|' + '|'.join('-' * len(c) for c in header.split('|')[1:-1]) + '|')
     for mode, label, evals, iou, mba, f2px in savings:
-        print(f'| {mode:<8} | {label:<28} | {evals:>9.2f} | {iou:>6.2f} | {mba:>6.2f} | '
+        print(f'| {mode:<8} | {label:<34} | {evals:>9.2f} | {iou:>6.2f} | {mba:>6.2f} | '
               f'{f2px:>6.2f} |')
 
 
