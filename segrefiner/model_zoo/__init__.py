@@ -13,7 +13,7 @@ MODEL_ZOO_DIR = osp.dirname(osp.abspath(__file__))
 #: Name of the bundled refiner (its config is ``NAME.py``, its weights ``NAME.pth``).
 BUNDLED_NAME = 'segrefiner_denoiseunet-w8_composite'
 #: sha256 of ``NAME.pth``, also given in the README.
-BUNDLED_SHA256 = '22f55c534f395ac731576e78f99f178b87db320fc69688544468262eca5f8137'
+BUNDLED_SHA256 = '5e111d8a2311285136cbb844fec41facb040a39fbdbc30b078244108770f0a43'
 
 
 def file_sha256(path: str, chunk_size: int = 1 << 20) -> str:
