@@ -177,17 +177,6 @@ def bench_speed(name: str, cfg_path: str, size: int, repeats: int, peaks: Dict[s
 
 
 # ----------------------------------------------------------------- evaluations and quality
-class Counter:
-    """Counts denoiser evaluations (samples, summed over calls) with a forward hook."""
-
-    def __init__(self, module: torch.nn.Module) -> None:
-        self.evals = 0
-        module.register_forward_hook(self._count)
-
-    def _count(self, module, args, output) -> None:
-        self.evals += args[0].shape[0]
-
-
 def synthetic_val(folder: str) -> List[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(image BGR uint8, GT bool, coarse bool) of the demo's 40 synthetic val images."""
     generate_synthetic_dataset(folder, num_train=0, num_val=40, size=(160, 160), seed=0)
@@ -222,7 +211,7 @@ def instance_refine(model, image: np.ndarray, masks: Sequence[np.ndarray]) -> np
 def bench_savings(tol: float) -> List[list]:
     """Rows (mode, savings, evals/img, IoU, mBA, F@2px) on the synthetic benchmark."""
     model = init_refiner()
-    counter = Counter(model.decode_head.denoiser)
+    counter = bench_real.EvalCounter(model.decode_head.denoiser)
     savings = dict(early_exit=dict(tol=tol), dedup=True)
     settings = (('full schedule', dict(early_exit=None, dedup=False, max_patches=None)),
                 (f'early_exit tol={tol} + dedup', dict(savings, max_patches=None)))
