@@ -105,14 +105,18 @@ class Scores:
 
 
 class EvalCounter:
-    """Counts a module's evaluations (samples, summed over calls) with a forward hook."""
+    """Counts a module's evaluations (samples, summed over calls) with a forward hook;
+    :meth:`remove` takes the hook off the module again."""
 
     def __init__(self, module: nn.Module) -> None:
         self.evals = 0
-        module.register_forward_hook(self._count)
+        self._handle = module.register_forward_hook(self._count)
 
     def _count(self, module: nn.Module, args: tuple, output) -> None:
         self.evals += args[0].shape[0]
+
+    def remove(self) -> None:
+        self._handle.remove()
 
 
 def nested_options(options: Optional[dict]) -> dict:
@@ -219,13 +223,12 @@ def run(model: nn.Module, pairs: Sequence[Pair], kinds: Sequence[str], modes: Se
     ``savings`` (nested ``test_cfg`` keys), each mode again as ``MODE+savings`` with those
     keys merged on top (:meth:`Refiner.merge_test_cfg`, which validates them).
     """
-    test_cfgs = {mode: model.test_cfg for mode in modes}
+    sources = {mode: (mode, model.test_cfg) for mode in modes}  # source: (mode, test_cfg)
     if savings:
-        test_cfgs.update({f'{mode}+savings': model.merge_test_cfg(savings, model.test_cfg)
-                          for mode in modes})
-    results = {kind: {source: Scores() for source in ('coarse', *test_cfgs)} for kind in kinds}
-    counter = EvalCounter(model.decode_head.denoiser)
-    bar = ProgressBar(len(pairs) * len(kinds) * len(test_cfgs), file=sys.stdout)
+        sources.update({f'{mode}+savings': (mode, model.merge_test_cfg(savings, model.test_cfg))
+                        for mode in modes})
+    results = {kind: {source: Scores() for source in ('coarse', *sources)} for kind in kinds}
+    bar = ProgressBar(len(pairs) * len(kinds) * len(sources), file=sys.stdout)
     for pair in pairs:
         image = load_image(pair.image)
         gt = load_mask(pair.mask)
@@ -237,20 +240,12 @@ def run(model: nn.Module, pairs: Sequence[Pair], kinds: Sequence[str], modes: Se
         for kind in kinds:
             coarse = make_coarse(gt, instances, kind, pair.name, seed)
             results[kind]['coarse'].add(score(coarse, gt, bands))
-            for source, test_cfg in test_cfgs.items():
-                mode = source.split('+')[0]
-                model.test_cfg, base_cfg = test_cfg, model.test_cfg
-                counter.evals = 0
-                start = time.perf_counter()
-                try:
-                    refined = (refine(model, image, coarse, steps=steps, seed=seed, mode=mode)
-                               if coarse.any() else coarse)
-                finally:
-                    model.test_cfg = base_cfg
-                seconds = time.perf_counter() - start
+            for source, (mode, test_cfg) in sources.items():
+                refined, seconds, evals = counted_refine(model, image, coarse, mode, test_cfg,
+                                                         steps, seed)
                 cell = score(refined, gt, bands)
                 cell.seconds.append(seconds)
-                cell.evals.append(counter.evals)
+                cell.evals.append(evals)
                 results[kind][source].add(cell)
                 if out_dir is not None:
                     write_panel(osp.join(out_dir, f'{pair.name}_{kind}_{source}.png'), image,
@@ -258,6 +253,22 @@ def run(model: nn.Module, pairs: Sequence[Pair], kinds: Sequence[str], modes: Se
                 bar.update()
     sys.stdout.write('\n')
     return results
+
+
+def counted_refine(model: nn.Module, image: np.ndarray, coarse: np.ndarray, mode: str,
+                   test_cfg: dict, steps: int, seed: int) -> Tuple[np.ndarray, float, int]:
+    """``refine()`` under ``test_cfg`` (the model's own is restored after): the refined mask,
+    its seconds and its denoiser evaluations. An empty coarse mask stays empty."""
+    base_cfg, model.test_cfg = model.test_cfg, test_cfg
+    counter = EvalCounter(model.decode_head.denoiser)
+    start = time.perf_counter()
+    try:
+        refined = (refine(model, image, coarse, steps=steps, seed=seed, mode=mode)
+                   if coarse.any() else coarse)
+    finally:
+        model.test_cfg = base_cfg
+        counter.remove()
+    return refined, time.perf_counter() - start, counter.evals
 
 
 def write_panel(path: str, image: np.ndarray, coarse: np.ndarray, refined: np.ndarray,
@@ -343,15 +354,15 @@ def main(argv: Optional[Sequence[str]] = None) -> Dict[str, Dict[str, dict]]:
     else:
         model = init_refiner(args.config, args.checkpoint, device=args.device,
                              trust_checkpoint=args.trust_checkpoint)
-    if args.test_cfg:
-        model.test_cfg = model.merge_test_cfg(nested_options(args.test_cfg), model.test_cfg)
-    savings = nested_options(args.savings)
+    overrides, savings = nested_options(args.test_cfg), nested_options(args.savings)
+    if overrides:
+        model.test_cfg = model.merge_test_cfg(overrides, model.test_cfg)
     results = run(model, pairs, args.kinds, args.modes, args.steps, args.seed, args.out_dir,
                   args.panel_side, savings)
     summary = summarise(results)
     print(f'{len(pairs)} images of {args.folder}, {len(args.kinds)} coarse kinds, '
           f'modes {" ".join(args.modes)}, {args.steps} steps, seed {args.seed}'
-          + (f'; test_cfg {nested_options(args.test_cfg)}' if args.test_cfg else '')
+          + (f'; test_cfg {overrides}' if overrides else '')
           + (f'; savings {savings}' if savings else ''))
     print(format_table(summary))
     if args.json is not None:

@@ -140,10 +140,10 @@ class DiscreteDiffusion(nn.Module):
         the uniform draws included, no evaluation), and the last step index is evaluated
         on the state they leave (the last step's sharper prediction is the result of the
         full chain too). A sample costs three evaluations instead of ``len(timesteps)`` at
-        the earliest. The other samples
-        go on in a smaller batch, so their draws come from the generator in a different
-        order. ``exit_tol=0`` runs every step on every sample (no sample can change on fewer
-        than 0 of its pixels): the original chain, draw for draw.
+        the earliest. The other samples go on in a smaller batch, so their draws come from
+        the generator in a different order. ``exit_tol=0`` runs every step on every sample
+        (no sample can change on fewer than 0 of its pixels): the original chain, draw for
+        draw.
 
         Args:
             denoise_fn (Callable): ``(x (B, C+1, H, W), t (B,)) -> logits (B, 1, H, W)``.
@@ -199,8 +199,9 @@ class DiscreteDiffusion(nn.Module):
                 # the skipped steps' updates of F and the state, with this step's logits
                 # standing in for the network's (no evaluation), then the last step
                 x_jump, fine_jump, coarse_jump = x[jump], fine_probs[jump], coarse_active[jump]
+                logits_jump = logits[jump]
                 for skipped in timesteps[n + 1:-1]:
-                    x_jump, fine_jump, _ = self.step(logits[jump], skipped, coarse_jump,
+                    x_jump, fine_jump, _ = self.step(logits_jump, skipped, coarse_jump,
                                                      fine_jump, False, generator)
                 t = torch.full((int(jump.sum()), ), last, dtype=torch.long, device=img.device)
                 logits = denoise_fn(torch.cat([img_active[jump], x_jump.to(img.dtype)], 1), t)
