@@ -145,6 +145,10 @@ class Refiner(BaseSegmentor):
         cfg = ConfigDict(DEFAULT_TEST_CFG)
         cfg.update(base or {})
         cfg.update(test_cfg or {})
+        unknown = set(cfg) - set(DEFAULT_TEST_CFG) - set(HR_DEFAULTS)
+        if unknown:  # a misspelt key would otherwise be ignored without a word
+            raise ValueError(f'unknown test_cfg keys {sorted(unknown)}; the Refiner reads '
+                             f'{sorted(set(DEFAULT_TEST_CFG) | set(HR_DEFAULTS))}')
         if cfg.mode not in MODES:
             raise ValueError(f'test_cfg.mode must be one of {sorted(MODES)}, got {cfg.mode!r}')
         if cfg.batch_max < 1:

@@ -136,6 +136,8 @@ def test_dedup_refines_identical_masks_once():
     (dict(early_exit=dict(tol=-0.1)), r'early_exit.tol must lie in \[0, 1\)'),
     (dict(fast='yes'), 'fast must be True or False'),
     (dict(dedup=1), 'dedup must be True or False'),
+    (dict(max_patch=0),
+     r"unknown test_cfg keys \['max_patch'\]; the Refiner reads .*'max_patches'"),
 ])
 def test_speed_options_are_validated(cfg, match):
     with pytest.raises(ValueError, match=match):
