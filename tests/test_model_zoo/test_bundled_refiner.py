@@ -5,13 +5,18 @@ from pathlib import Path
 
 import pytest
 import torch
+from mmengine.config import Config
 
 from segrefiner import model_zoo
 from segrefiner.apis import init_refiner, refine
 from segrefiner.model_zoo import BUNDLED_SHA256, bundled_refiner_files, file_sha256
 from segrefiner.models.segmentors import Refiner
 
-README = Path(__file__).resolve().parents[2] / 'README.md'
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / 'README.md'
+#: the config whose last checkpoint publish_model.py turned into the bundled files (README)
+TRAINING_CONFIG = (ROOT / 'configs/segrefiner/'
+                   'segrefiner_denoiseunet-w8_1xb8-3k+6k+5k_composite-multiscale-128x128-cpu.py')
 
 
 def test_files_sha256_and_readme_agree():
@@ -21,6 +26,13 @@ def test_files_sha256_and_readme_agree():
     published = re.findall(r'sha256\s+`([0-9a-f]{64})`', README.read_text())
     assert published == [BUNDLED_SHA256]
     assert Path(config).suffix == '.py'
+
+
+def test_bundled_model_is_the_training_configs():
+    """The README's training commands reproduce the bundled model config, test_cfg included."""
+    bundled = Config.fromfile(bundled_refiner_files(check_sha256=False)[0]).model.to_dict()
+    assert bundled == Config.fromfile(str(TRAINING_CONFIG)).model.to_dict()
+    assert bundled['test_cfg']['keep_native'] is True
 
 
 def test_init_refiner_without_arguments_loads_the_bundled_weights():

@@ -12,14 +12,15 @@ from mmseg.structures import SegDataSample
 from mmseg.utils import ConfigType, OptConfigType, OptMultiConfig, OptSampleList, SampleList
 from torch import Tensor
 
-from ..utils import (Box, confident_patches, crop_patch, crop_resize, mask_box, merge_patches,
-                     mixed_patches, paste_mask, paste_prob, propose_patches, resize_global,
-                     stack_field, upsample_prob)
+from ..utils import (Box, change_weight, confident_patches, crop_patch, crop_resize, mask_box,
+                     merge_patches, mixed_patches, paste_mask, paste_prob, paste_residual,
+                     propose_patches, resize_global, stack_field, upsample_prob)
 
 #: Defaults of ``test_cfg``; see :class:`Refiner`.
 DEFAULT_TEST_CFG = dict(
     mode='crop', model_size=256, steps=6, pad_width=20, batch_max=32, area_thr=0,
-    autocast_dtype=None, channels_last=False, fast=False, early_exit=None, dedup=False)
+    autocast_dtype=None, channels_last=False, fast=False, early_exit=None, dedup=False,
+    keep_native=False)
 
 #: Defaults of the keys only the ``'hr'`` mode reads; see :meth:`Refiner.hr_inference`.
 HR_DEFAULTS = dict(
@@ -86,6 +87,13 @@ class Refiner(BaseSegmentor):
       ``ori_shape``), so this mode returns the samples itself: there is no semantic map to
       post-process. Its masks are pasted as ``probability >= threshold`` (mmseg's ``>``
       below is the rule of the semantic maps).
+
+    ``keep_native=True`` (all modes; off by default, SegRefiner's paste): the refinement at
+    the model size is applied to the native-resolution coarse mask as a change
+    (:func:`paste_residual`; in the ``'hr'`` mode to the global pass, whose patches are
+    native already): the refined result is pasted where the refinement changed the decision
+    of a model pixel or of one of its neighbours (:func:`change_weight`), and elsewhere the
+    coarse mask keeps its full-resolution outline instead of its resampled, model-grid one.
 
     The other modes return seg logits (B, 1, H, W) at the (padded) input size: the foreground
     probability p of each sample's ``img_shape`` region as ``logit(clamp(p, LOGIT_EPS,
@@ -336,8 +344,11 @@ class Refiner(BaseSegmentor):
         if crops:
             probs = self.refine_crops(torch.cat(crops), torch.cat(crop_masks), cfg=cfg,
                                       generator=generator)
-            for prob, box, i in zip(probs, boxes, owners):
-                probs_full[i] = paste_prob(prob, box, *probs_full[i].shape)
+            for prob, model_mask, box, i in zip(probs, crop_masks, boxes, owners):
+                probs_full[i] = (paste_residual(probs_full[i], prob, model_mask[0], box,
+                                                self.decode_head.threshold)
+                                 if cfg.keep_native else
+                                 paste_prob(prob, box, *probs_full[i].shape))
         return self.to_seg_logits(probs_full, inputs)
 
     def hr_inference(self, inputs: Tensor, data_samples: SampleList, cfg: ConfigDict,
@@ -452,6 +463,12 @@ class Refiner(BaseSegmentor):
             for n, i in enumerate(refined):
                 shape = tuple(masks[i].shape)
                 probs_full[i] = upsample_prob(global_probs[n, 0], shape, cfg.antialias)
+                if cfg.keep_native:  # the coarse mask where the global pass changed nothing
+                    weight = upsample_prob(change_weight(global_probs[n], views[n][1][0],
+                                                         self.decode_head.threshold)[0],
+                                           shape, cfg.antialias)
+                    coarse = masks[i].float()
+                    probs_full[i] = coarse + weight * (probs_full[i] - coarse)
                 global_masks[i] = probs_full[i] >= self.decode_head.threshold
                 if not local_steps:  # the chain ended in the global pass
                     continue
@@ -581,8 +598,9 @@ class Refiner(BaseSegmentor):
             probs = self.refine_crops(torch.cat([img for img, _ in crops]),
                                       torch.cat([mask for _, mask in crops]), cfg=cfg,
                                       generator=generator)
-            for (i, j, box), prob in zip(chunk, probs):
-                paste_mask(refined_masks[i][j], prob, box, self.decode_head.threshold)
+            for (i, j, box), prob, (_, model_mask) in zip(chunk, probs, crops):
+                paste_mask(refined_masks[i][j], prob, box, self.decode_head.threshold,
+                           model_mask[0] if cfg.keep_native else None)
         for i, j, original in copies:
             refined_masks[i][j] = refined_masks[i][original]
         for sample, masks in zip(data_samples, refined_masks):

@@ -73,19 +73,76 @@ def paste_prob(prob: Tensor, box: Box, height: int, width: int) -> Tensor:
     return canvas
 
 
-def paste_mask(target: Tensor, prob: Tensor, box: Box, threshold: float) -> None:
+def change_weight(prob: Tensor, model_mask: Tensor, threshold: float = 0.5) -> Tensor:
+    """Where a refinement changed its mask input: 1 on the pixels whose decision
+    (``prob >= threshold``) differs from ``model_mask`` and on their 8 neighbours, else 0.
+
+    Args:
+        prob (Tensor): (C, h, w) refined probability.
+        model_mask (Tensor): (C, h, w) 0/1 mask that the refinement started from.
+        threshold (float): foreground threshold.
+
+    Returns:
+        Tensor: (C, h, w) float32 weight.
+    """
+    changed = ((prob >= threshold) != (model_mask >= 0.5)).float()
+    return F.max_pool2d(changed, 3, stride=1, padding=1)
+
+
+def paste_residual(coarse: Tensor, prob: Tensor, model_mask: Tensor, box: Box,
+                   threshold: float = 0.5) -> Tensor:
+    """Apply a refined crop to the native-resolution coarse mask as a change.
+
+    The result is ``coarse + w · (paste(prob) − coarse)`` with ``w`` the pasted
+    :func:`change_weight`: where the refinement kept the model-size mask that it was given
+    (``model_mask``, the :func:`crop_resize` of ``coarse``), the coarse mask comes back pixel
+    for pixel, with the detail that the resampling to the model size lost; where it changed
+    the decision (and one model pixel around), the refined crop is pasted as
+    :func:`paste_prob` does everywhere.
+
+    Args:
+        coarse (Tensor): (H, W) bool/0-1 coarse mask, zero outside ``box``.
+        prob (Tensor): (1, h, w) refined probability crop.
+        model_mask (Tensor): (1, h, w) 0/1 mask crop the refinement started from.
+        box (tuple): (x1, y1, x2, y2), end-exclusive.
+        threshold (float): foreground threshold of the change.
+
+    Returns:
+        Tensor: (H, W) float32 probability.
+    """
+    result = coarse.to(torch.float32, copy=True)
+    weight, region = paste_region(change_weight(prob, model_mask, threshold), box,
+                                  *coarse.shape)
+    pasted, _ = paste_region(prob, box, *coarse.shape)
+    result[region] += weight * (pasted - result[region])
+    return result
+
+
+def paste_mask(target: Tensor, prob: Tensor, box: Box, threshold: float,
+               model_mask: Optional[Tensor] = None) -> None:
     """Paste a probability crop into a boolean mask, in place.
 
     The mask becomes ``prob >= threshold`` resampled into ``box``
     (:func:`paste_region`, the inverse geometry of :func:`crop_resize`) and False elsewhere;
-    no full-size float canvas is made.
+    no full-size float canvas is made. With ``model_mask`` (the model-size mask crop that the
+    refinement started from) the crop is applied as a change to the coarse mask that
+    ``target`` holds (:func:`paste_residual`, restricted to the box's region).
 
     Args:
-        target (Tensor): (H, W) bool mask, overwritten.
+        target (Tensor): (H, W) bool mask, overwritten (with ``model_mask``: the coarse
+            mask, zero outside ``box``).
         prob (Tensor): (1, h, w) probability crop.
         box (tuple): (x1, y1, x2, y2), end-exclusive, in ``target``'s pixels.
         threshold (float): foreground threshold.
+        model_mask (Tensor, optional): (1, h, w) 0/1 mask crop.
     """
-    pasted, region = paste_region(prob, box, *target.shape)
-    target.zero_()
-    target[region] = pasted >= threshold
+    if model_mask is None:
+        pasted, region = paste_region(prob, box, *target.shape)
+        target.zero_()
+        target[region] = pasted >= threshold
+        return
+    weight, region = paste_region(change_weight(prob, model_mask, threshold), box,
+                                  *target.shape)
+    pasted, _ = paste_region(prob, box, *target.shape)
+    coarse = target[region].float()
+    target[region] = coarse + weight * (pasted - coarse) >= threshold
