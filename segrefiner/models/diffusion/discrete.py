@@ -132,15 +132,16 @@ class DiscreteDiffusion(nn.Module):
                     exit_tol: float = 0.0) -> Tuple[Tensor, Tensor]:
         """Run the reverse process from the coarse mask (sampling: no gradients are kept).
 
-        Early exit (``exit_tol > 0``): after each step but the first and the last two, a
-        sample whose foreground decision (``σ(logits) >= 0.5``) changed on fewer than
-        ``exit_tol`` of its pixels since the previous step has saturated: the network's
+        Early exit (``exit_tol > 0``): after each step but the last two, a sample whose
+        foreground decision (``σ(logits) >= 0.5``) changed on fewer than ``exit_tol`` of its
+        pixels since the previous step (the first step: since the coarse mask, the state it
+        started from) has saturated: the network's
         later predictions are taken to be this step's, so the skipped intermediate steps
         become their updates of F and of the state (:meth:`step` with this step's logits,
         the uniform draws included, no evaluation), and the last step index is evaluated
         on the state they leave (the last step's sharper prediction is the result of the
-        full chain too). A sample costs three evaluations instead of ``len(timesteps)`` at
-        the earliest. The other samples go on in a smaller batch, so their draws come from
+        full chain too). A sample costs two evaluations instead of ``len(timesteps)`` at the
+        earliest. The other samples go on in a smaller batch, so their draws come from
         the generator in a different order. ``exit_tol=0`` runs every step on every sample
         (no sample can change on fewer than 0 of its pixels): the original chain, draw for
         draw.
@@ -178,7 +179,7 @@ class DiscreteDiffusion(nn.Module):
         fine_out = torch.empty_like(coarse)
         last = timesteps[-1]
         active = torch.arange(img.shape[0], device=img.device)  # samples still in the chain
-        img_active, coarse_active, x, previous = img, coarse, coarse, None
+        img_active, coarse_active, x, previous = img, coarse, coarse, coarse >= 0.5
         for n, index in enumerate(timesteps):
             is_last = n == len(timesteps) - 1
             t = torch.full((active.numel(), ), index, dtype=torch.long, device=img.device)
@@ -190,7 +191,7 @@ class DiscreteDiffusion(nn.Module):
                 probs_out[active] = probs
                 fine_out[active] = fine_probs
                 break
-            if previous is None or n == len(timesteps) - 2:
+            if n == len(timesteps) - 2:  # the next step is the last one anyway
                 previous = decision
                 continue
             jump = (decision != previous).flatten(1).float().mean(1) < exit_tol

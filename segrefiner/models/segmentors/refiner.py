@@ -117,10 +117,11 @@ class Refiner(BaseSegmentor):
       the reference); the denoiser's GroupNorms then run the mixed-precision kernel
       (:class:`GroupNorm32`);
     - ``early_exit=dict(tol=τ)``: a crop whose foreground decision changed on fewer than a
-      fraction τ of its pixels in a step skips the network evaluations of the intermediate
-      steps (their updates of the state and of F run with that step's prediction) and takes
-      the last one at once (after the second step at the earliest, so at least three
-      evaluations; :meth:`DiscreteDiffusion.sample_loop`). ``tol=0`` runs every step;
+      fraction τ of its pixels in a step (in the first step: against the coarse mask) skips
+      the network evaluations of the intermediate steps (their updates of the state and of
+      F run with that step's prediction) and takes the last one at once (after the first
+      step at the earliest, so at least two evaluations;
+      :meth:`DiscreteDiffusion.sample_loop`). ``tol=0`` runs every step;
     - ``dedup=True`` (``'instance'`` mode): instances of a sample with identical coarse masks
       are refined once and share the refined mask;
     - ``patch_skip_conf`` (``'hr'`` mode): skip the patches the global pass is already sure

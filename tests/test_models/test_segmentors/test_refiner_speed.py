@@ -72,7 +72,7 @@ def test_early_exit_with_zero_tol_changes_nothing():
     assert torch.equal(refine(model, img, coarse, early_exit=dict(tol=0.0)), ref)
 
 
-def test_early_exit_takes_saturated_crops_to_the_last_step_after_two():
+def test_early_exit_takes_saturated_crops_to_the_last_step_after_one():
     denoiser = ConstantDenoiser()  # a confident copy of the mask input: saturated at once
     model = MODELS.build(tiny_refiner_cfg())
     model.decode_head.denoiser = denoiser
@@ -81,8 +81,8 @@ def test_early_exit_takes_saturated_crops_to_the_last_step_after_two():
     assert denoiser.calls == [5] * 6
     denoiser.calls.clear()
     early = refine(model, img, coarse, early_exit=dict(tol=0.01))
-    # the decision did not change in step 2: all take the last step (index 0) next
-    assert denoiser.calls == [5, 5, 5]
+    # the first step kept the coarse mask's decision: all take the last step (index 0) next
+    assert denoiser.calls == [5, 5]
     assert torch.equal(early >= 0.5, full >= 0.5)
 
 
@@ -103,9 +103,11 @@ def test_sample_loop_early_exit_per_sample():
     img, coarse = torch.zeros(2, 3, 8, 8), torch.ones(2, 1, 8, 8)
     img[1] = 1
     probs, fine = diffusion.sample_loop(denoise, img, coarse, exit_tol=0.2)
-    assert calls == [2, 2, 1, 1, 1, 1, 1]  # index 5, 4, sample 0 at index 0, 3, 2, 1, 0
+    # index 5 (sample 0 kept the coarse mask's decision), sample 0 at index 0, then sample 1
+    # at 4, 3, 2, 1, 0
+    assert calls == [2, 1, 1, 1, 1, 1, 1]
     assert torch.allclose(probs[0], torch.sigmoid(torch.tensor(5.0)).expand(1, 8, 8))
-    # sample 0 skipped the evaluations of indices 3..1 but not their updates of F: with a
+    # sample 0 skipped the evaluations of indices 4..1 but not their updates of F: with a
     # network whose output never changes, its F is the full chain's
     _, full_fine = diffusion.sample_loop(denoise, img[:1], coarse[:1])
     assert len(calls) == 7 + 6
