@@ -13,7 +13,9 @@ Folder (images and masks paired by the naming rules of ``SegFolderDataset``: the
 The model is the bundled default refiner (``init_refiner()``), or ``--config`` with an optional
 ``--checkpoint`` (loaded with the safe loader; ``--trust-checkpoint`` for a file that needs
 the full pickle). ``--mode`` picks ``refine()``'s mode: ``auto`` (default), ``crop`` or ``hr``
-(``docs/segrefiner.md``, 'Single-image API').
+(``docs/segrefiner.md``, 'Single-image API'). ``--cfg-options KEY=VALUE ...`` overrides the
+model config as in ``tools/test.py``, e.g. the speed switches of the refiner's ``test_cfg``:
+``--cfg-options model.test_cfg.early_exit.tol=0.03`` (``docs/segrefiner.md``, 'Inference').
 
 Masks may come from any source (:func:`segrefiner.apis.inference.load_mask`): 0/255 or 0/1
 PNGs, 8- or 16-bit or float (TIFF) probability maps, SAM's PNGs (grey, RGB or 0/1 palette);
@@ -33,6 +35,7 @@ import sys
 from typing import List, Optional, Sequence, Set, Tuple
 
 import numpy as np
+from mmengine.config import DictAction
 from mmengine.utils import ProgressBar
 from torch import nn
 
@@ -74,6 +77,9 @@ def parse_args(argv: Optional[Sequence[str]] = None
     parser.add_argument('--steps', type=int, default=6, help='reverse steps, 1..6')
     parser.add_argument('--seed', type=int, default=0, help='seed of the reverse process')
     parser.add_argument('--device', default='cpu', help="'cpu', 'cuda', 'cuda:1', ...")
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of the model config, xxx=yyy '
+                        '(e.g. model.test_cfg.early_exit.tol=0.03)')
     args = parser.parse_args(argv)
     single = args.image is not None or args.mask is not None
     folder = any(v is not None for v in (args.image_dir, args.mask_dir, args.out_dir))
@@ -97,9 +103,9 @@ def parse_args(argv: Optional[Sequence[str]] = None
 def build_model(args: argparse.Namespace) -> nn.Module:
     """The bundled refiner, or ``--config`` with ``--checkpoint``."""
     if args.config is None:
-        return init_refiner(device=args.device)
+        return init_refiner(device=args.device, cfg_options=args.cfg_options)
     return init_refiner(args.config, args.checkpoint, device=args.device,
-                        trust_checkpoint=args.trust_checkpoint)
+                        cfg_options=args.cfg_options, trust_checkpoint=args.trust_checkpoint)
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -139,7 +139,31 @@ def test_without_config_the_bundled_refiner_is_used(tiny, tmp_path, monkeypatch)
     img = write(tmp_path / 'a.png', image())
     mask = write(tmp_path / 'm.png', foreground().astype(np.uint8))
     assert refine_cli.main([str(img), str(mask), '-o', str(tmp_path / 'o.png')]) == 0
-    assert calls == [dict(device='cpu')]
+    assert calls == [dict(device='cpu', cfg_options=None)]
+
+
+def test_cfg_options_reach_the_model(tiny, tmp_path, monkeypatch, capsys):
+    """``--cfg-options`` overrides the model config: an early exit at tol 0.99 runs two of
+    the six steps (counted on the denoiser), and a misspelt test_cfg key is refused."""
+    build, evals = refine_cli.build_model, []
+
+    def counted(args):
+        model = build(args)
+        evals.append(0)
+        model.decode_head.denoiser.register_forward_pre_hook(
+            lambda module, inputs: evals.__setitem__(-1, evals[-1] + 1))
+        return model
+
+    monkeypatch.setattr(refine_cli, 'build_model', counted)
+    img = write(tmp_path / 'a.png', image())
+    mask = write(tmp_path / 'm.png', foreground().astype(np.uint8))
+    argv = [str(img), str(mask), '-o', str(tmp_path / 'o.png'), '--mode', 'crop', *tiny]
+    assert refine_cli.main(argv) == 0
+    assert refine_cli.main(argv + ['--cfg-options', 'model.test_cfg.early_exit.tol=0.99']) == 0
+    assert evals == [6, 2]
+    capsys.readouterr()
+    assert refine_cli.main(argv + ['--cfg-options', 'model.test_cfg.max_patch=0']) == 1
+    assert "unknown test_cfg keys ['max_patch']" in capsys.readouterr().err
 
 
 def test_folder_form_reads_any_mask_reports_bad_pairs_and_goes_on(tiny, tmp_path, capsys):
