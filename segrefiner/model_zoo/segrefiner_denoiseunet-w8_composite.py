@@ -50,6 +50,7 @@ model = dict(
     test_cfg=dict(
         area_thr=0,
         batch_max=8,
+        early_exit=dict(tol=0.03),
         keep_native=True,
         mode='crop',
         model_size=256,

@@ -33,6 +33,7 @@ def test_bundled_model_is_the_training_configs():
     bundled = Config.fromfile(bundled_refiner_files(check_sha256=False)[0]).model.to_dict()
     assert bundled == Config.fromfile(str(TRAINING_CONFIG)).model.to_dict()
     assert bundled['test_cfg']['keep_native'] is True
+    assert bundled['test_cfg']['early_exit'] == dict(tol=0.03)
 
 
 def test_init_refiner_without_arguments_loads_the_bundled_weights():
