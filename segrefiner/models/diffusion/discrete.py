@@ -135,8 +135,8 @@ class DiscreteDiffusion(nn.Module):
         Early exit (``exit_tol > 0``): after each step but the last two, a sample whose
         foreground decision (``σ(logits) >= 0.5``) changed on fewer than ``exit_tol`` of its
         pixels since the previous step (the first step: since the coarse mask, the state it
-        started from) has saturated: the network's
-        later predictions are taken to be this step's, so the skipped intermediate steps
+        started from) has saturated: the network's later predictions are taken to be this
+        step's, so the skipped intermediate steps
         become their updates of F and of the state (:meth:`step` with this step's logits,
         the uniform draws included, no evaluation), and the last step index is evaluated
         on the state they leave (the last step's sharper prediction is the result of the
