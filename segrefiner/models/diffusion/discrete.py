@@ -136,11 +136,10 @@ class DiscreteDiffusion(nn.Module):
         foreground decision (``σ(logits) >= 0.5``) changed on fewer than ``exit_tol`` of its
         pixels since the previous step (the first step: since the coarse mask, the state it
         started from) has saturated: the network's later predictions are taken to be this
-        step's, so the skipped intermediate steps
-        become their updates of F and of the state (:meth:`step` with this step's logits,
-        the uniform draws included, no evaluation), and the last step index is evaluated
-        on the state they leave (the last step's sharper prediction is the result of the
-        full chain too). A sample costs two evaluations instead of ``len(timesteps)`` at the
+        step's, so the skipped intermediate steps become their updates of F and of the state
+        (:meth:`step` with this step's logits, the uniform draws included, no evaluation),
+        and the last step index is evaluated on the state they leave (the last step's
+        sharper prediction is the result of the full chain too). A sample costs two evaluations instead of ``len(timesteps)`` at the
         earliest. The other samples go on in a smaller batch, so their draws come from
         the generator in a different order. ``exit_tol=0`` runs every step on every sample
         (no sample can change on fewer than 0 of its pixels): the original chain, draw for

@@ -111,11 +111,20 @@ def paste_residual(coarse: Tensor, prob: Tensor, model_mask: Tensor, box: Box,
         Tensor: (H, W) float32 probability.
     """
     result = coarse.to(torch.float32, copy=True)
+    values, region = _residual_region(coarse, prob, model_mask, box, threshold)
+    result[region] = values
+    return result
+
+
+def _residual_region(coarse: Tensor, prob: Tensor, model_mask: Tensor, box: Box,
+                     threshold: float) -> Tuple[Tensor, tuple]:
+    """:func:`paste_residual` over the region around ``box`` (:func:`paste_region`): the
+    float32 values there and the region's (rows, cols) slices."""
     weight, region = paste_region(change_weight(prob, model_mask, threshold), box,
                                   *coarse.shape)
     pasted, _ = paste_region(prob, box, *coarse.shape)
-    result[region] += weight * (pasted - result[region])
-    return result
+    base = coarse[region].float()
+    return base + weight * (pasted - base), region
 
 
 def paste_mask(target: Tensor, prob: Tensor, box: Box, threshold: float,
@@ -141,8 +150,5 @@ def paste_mask(target: Tensor, prob: Tensor, box: Box, threshold: float,
         target.zero_()
         target[region] = pasted >= threshold
         return
-    weight, region = paste_region(change_weight(prob, model_mask, threshold), box,
-                                  *target.shape)
-    pasted, _ = paste_region(prob, box, *target.shape)
-    coarse = target[region].float()
-    target[region] = coarse + weight * (pasted - coarse) >= threshold
+    values, region = _residual_region(target, prob, model_mask, box, threshold)
+    target[region] = values >= threshold

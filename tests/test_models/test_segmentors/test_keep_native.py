@@ -64,7 +64,7 @@ def test_paste_residual_keeps_what_the_refinement_left():
     target = coarse.clone()
     paste_mask(target, changed, box, 0.5, model_mask)
     assert torch.equal(target, result >= 0.5)
-    assert coarse.sum() < target.sum()  # (the input itself was not touched)
+    assert coarse.sum() < target.sum()  # the square was added to the copy
 
 
 def sample_with(mask, instances: bool = False):
