@@ -15,7 +15,8 @@ The model is the bundled default refiner (``init_refiner()``), or ``--config`` w
 the full pickle). ``--mode`` picks ``refine()``'s mode: ``auto`` (default), ``crop`` or ``hr``
 (``docs/segrefiner.md``, 'Single-image API'). ``--cfg-options KEY=VALUE ...`` overrides the
 model config as in ``tools/test.py``, e.g. the speed switches of the refiner's ``test_cfg``:
-``--cfg-options model.test_cfg.early_exit.tol=0.03`` (``docs/segrefiner.md``, 'Inference').
+``--cfg-options model.test_cfg.early_exit=None`` for the full reverse chain, which the bundled
+refiner's config shortens (``docs/segrefiner.md``, 'Inference').
 
 Masks may come from any source (:func:`segrefiner.apis.inference.load_mask`): 0/255 or 0/1
 PNGs, 8- or 16-bit or float (TIFF) probability maps, SAM's PNGs (grey, RGB or 0/1 palette);
@@ -79,7 +80,7 @@ def parse_args(argv: Optional[Sequence[str]] = None
     parser.add_argument('--device', default='cpu', help="'cpu', 'cuda', 'cuda:1', ...")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of the model config, xxx=yyy '
-                        '(e.g. model.test_cfg.early_exit.tol=0.03)')
+                        '(e.g. model.test_cfg.max_patches=0)')
     args = parser.parse_args(argv)
     single = args.image is not None or args.mask is not None
     folder = any(v is not None for v in (args.image_dir, args.mask_dir, args.out_dir))
